@@ -1,0 +1,251 @@
+"""The ``qa`` command: build the index, ask questions, measure retrieval.
+
+Library errors become one line on stderr and exit code 2. Heavy libraries are imported inside the
+commands so that ``qa --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from .embed import Embedder
+    from .engine import Engine
+    from .evaluate import Metrics
+
+
+class CLIError(click.ClickException):
+    """A one-line error on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"qa: error: {self.format_message()}", err=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    from .errors import QAError
+
+    try:
+        yield
+    except QAError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _notice(message: str) -> None:
+    click.echo(f"qa: {message}", err=True)
+
+
+class _Progress:
+    """A tqdm bar on stderr for long index builds (hidden when stderr is not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc="qa: embedding", unit="text", file=sys.stderr, disable=None)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
+
+
+def _open_engine(
+    corpus: Sequence[str], model: str | None, rebuild: bool = False, embedder: Embedder | None = None
+) -> Engine:
+    from .engine import Engine
+
+    return Engine.open(
+        list(corpus) or None, model=model, embedder=embedder, notice=_notice, progress=_Progress(), rebuild=rebuild
+    )
+
+
+corpus_option = click.option(
+    "--corpus",
+    "corpus",
+    multiple=True,
+    type=click.Path(path_type=str),
+    help="A file or folder of .txt/.md documents; repeat for several. Default: ./corpus",
+)
+model_option = click.option(
+    "--model", envvar="QA_MODEL", default=None, help="sentence-transformers model name or folder [env QA_MODEL]."
+)
+k_option = click.option("-k", "k", default=5, show_default=True, type=int, help="Number of passages to return.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa-grounded", prog_name="qa")
+def main() -> None:
+    """Answer questions from an article with verbatim, positioned passages."""
+
+
+@main.command()
+@corpus_option
+@model_option
+@click.option("--rebuild", is_flag=True, help="Rebuild even if the saved index is up to date.")
+def index(corpus: tuple[str, ...], model: str | None, rebuild: bool) -> None:
+    """Build or refresh the index of the corpus."""
+    with _errors():
+        engine = _open_engine(corpus, model, rebuild)
+    stored = engine.index
+    state = "built" if stored.rebuilt else "up to date"
+    click.echo(
+        f"index {state}: {len(engine.documents)} document(s), {len(engine.passages)} passages, "
+        f"model {stored.manifest.model}, folder {stored.folder}"
+    )
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(path_type=Path),
+    help='JSON Lines file with a "q" field (or plain lines): one answer per line, in order.',
+)
+@corpus_option
+@k_option
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON object (one per line with --questions).")
+@model_option
+def ask(
+    question: str | None, questions_file: Path | None, corpus: tuple[str, ...], k: int, as_json: bool, model: str | None
+) -> None:
+    """Ask QUESTION (or every question of --questions FILE)."""
+    from .engine import check_k, check_question
+    from .evaluate import read_questions
+    from .render import text_answer
+
+    with _errors():
+        if (question is None) == (questions_file is None):
+            raise CLIError('give either a QUESTION or --questions FILE, e.g. qa ask "Who launched Qijing?"')
+        check_k(k)
+        if questions_file is not None:
+            questions = [q.q for q in read_questions(questions_file)]
+            for number, text in enumerate(questions, start=1):
+                try:
+                    check_question(text)
+                except Exception as exc:
+                    raise CLIError(f"{questions_file}, question {number}: {exc}") from None
+        else:
+            questions = [check_question(question)]
+        engine = _open_engine(corpus, model)
+        answers = engine.ask_many(questions, k)
+    color = sys.stdout.isatty()
+    for i, answer in enumerate(answers):
+        if as_json:
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            if i:
+                click.echo("\n" + "─" * 40)
+            click.echo(text_answer(answer, color=color))
+
+
+def _eval_corpus(questions_file: Path, corpus: tuple[str, ...]) -> list[str]:
+    """The corpus for a question file: --corpus, else its sibling document, else ./corpus."""
+    if corpus:
+        return list(corpus)
+    stem = questions_file.name.removesuffix(".jsonl").removesuffix(".questions")
+    for suffix in (".txt", ".md"):
+        sibling = questions_file.with_name(stem + suffix)
+        if sibling.is_file():
+            return [str(sibling)]
+    return []
+
+
+def _target_document(engine: Engine, questions_file: Path) -> str:
+    names = [d.name for d in engine.documents]
+    if len(names) == 1:
+        return names[0]
+    stem = questions_file.name.removesuffix(".jsonl").removesuffix(".questions")
+    matches = [n for n in names if Path(n).stem == stem]
+    if len(matches) == 1:
+        return matches[0]
+    raise CLIError(
+        f"cannot tell which of the {len(names)} documents {questions_file} is about; "
+        "pass --corpus with that one document"
+    )
+
+
+METRIC_COLUMNS = (
+    ("questions", "n", "{:d}"),
+    ("hit1", "hit@1", "{:.3f}"),
+    ("hit3", "hit@3", "{:.3f}"),
+    ("hit5", "hit@5", "{:.3f}"),
+    ("mrr", "MRR", "{:.3f}"),
+    ("highlight1", "hl@1", "{:.3f}"),
+    ("rejected_unanswerable", "rejected", "{:.3f}"),
+    ("wrongly_rejected", "wrong-rej", "{:.3f}"),
+    ("median_chars", "median chars", "{:.0f}"),
+    ("not_verbatim", "not verbatim", "{:d}"),
+)
+
+
+def metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
+    """A Markdown table of metrics, one row per question set."""
+    header = "| set | " + " | ".join(label for _, label, _ in METRIC_COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(METRIC_COLUMNS) + 1)]
+    for name, metrics in rows:
+        cells = []
+        for field, _, fmt in METRIC_COLUMNS:
+            value = getattr(metrics, field)
+            cells.append("–" if value is None else fmt.format(value))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@main.command(name="eval")
+@click.option(
+    "--questions",
+    "questions_files",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A bench question file (JSON Lines with gold spans); repeat for several.",
+)
+@corpus_option
+@k_option
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@model_option
+def evaluate(
+    questions_files: tuple[Path, ...], corpus: tuple[str, ...], k: int, as_json: bool, model: str | None
+) -> None:
+    """Measure hit@1/3/5, MRR, highlight@1 and rejection on question files.
+
+    Without --corpus, each FILE is matched with the document beside it (Title.questions.jsonl ->
+    Title.txt), or with ./corpus when there is none.
+    """
+    from .embed import SentenceTransformerEmbedder
+    from .engine import check_k
+    from .evaluate import mean_metrics, read_questions, score
+
+    rows: list[tuple[str, Metrics]] = []
+    with _errors():
+        check_k(k)
+        embedder: Embedder | None = None
+        for questions_file in questions_files:
+            questions = read_questions(questions_file)
+            if embedder is None:
+                embedder = SentenceTransformerEmbedder(model)
+            engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
+            doc = _target_document(engine, questions_file)
+            answers = engine.ask_many([q.q for q in questions], k) if questions else []
+            texts = {d.name: d.text for d in engine.documents}
+            lengths = [p.end - p.start for p in engine.passages]
+            rows.append((questions_file.name, score(questions, answers, doc, texts, lengths)))
+    if len(rows) > 1:
+        rows.append((f"mean of {len(rows)}", mean_metrics([m for _, m in rows])))
+    if as_json:
+        click.echo(json.dumps({name: dataclasses.asdict(m) for name, m in rows}, indent=1))
+    else:
+        click.echo(metrics_table(rows))

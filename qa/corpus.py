@@ -1,0 +1,142 @@
+"""Read the documents of a corpus exactly as stored.
+
+A document's text is its bytes decoded as UTF-8 and nothing else: no newline translation, no
+normalisation, no stripping. Every offset the library reports indexes this text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError, DocumentError
+
+SUFFIXES = (".txt", ".md")
+DEFAULT_MAX_MB = 20.0
+MAX_MB_ENV = "QA_MAX_DOC_MB"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text document: ``name`` is its path relative to the corpus folder given (or its file name)."""
+
+    name: str
+    path: Path
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The documents that loaded, and one error for each document that did not."""
+
+    documents: tuple[Document, ...]
+    problems: tuple[DocumentError, ...]
+
+    def document(self, name: str) -> Document:
+        """Return the document called ``name``; raise ``KeyError`` if there is none."""
+        for doc in self.documents:
+            if doc.name == name:
+                return doc
+        raise KeyError(name)
+
+
+def max_document_bytes() -> int:
+    """The size limit for one document, from ``QA_MAX_DOC_MB`` (default 20 MB)."""
+    raw = os.environ.get(MAX_MB_ENV, "").strip()
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_MB
+    except ValueError:
+        raise CorpusError(f"{MAX_MB_ENV}={raw!r} is not a number; set it to a size in MB, e.g. 50") from None
+    return int(megabytes * 1_000_000)
+
+
+def read_document(path: Path, name: str, max_bytes: int | None = None) -> Document:
+    """Read one document; raise ``DocumentError`` naming the file and what to do about it."""
+    limit = max_document_bytes() if max_bytes is None else max_bytes
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DocumentError(
+                str(path),
+                f"is {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit for one document; "
+                f"split it into smaller files or raise {MAX_MB_ENV}",
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(str(path), f"cannot be read ({exc.strerror}); check that it is a readable file") from None
+    if b"\x00" in data:
+        raise DocumentError(str(path), "looks binary (it contains NUL bytes); give the corpus plain .txt or .md files")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            str(path),
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "convert it, e.g. `iconv -f latin1 -t utf-8`",
+        ) from None
+    if not text.strip():
+        raise DocumentError(str(path), "is empty; add text to it or leave it out of the corpus")
+    return Document(name=name, path=path, text=text, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The ``.txt`` and ``.md`` files under ``folder``, sorted, skipping hidden files and folders."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in SUFFIXES)
+    return sorted(found)
+
+
+def _candidates(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, document name) for every file the given paths stand for."""
+    out: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            files = _folder_files(path)
+            if not files:
+                raise CorpusError(f"corpus folder {path} holds no .txt or .md files; add some or pass another --corpus")
+            out.extend((f, f.relative_to(path).as_posix()) for f in files)
+        elif path.exists():
+            out.append((path, path.name))
+        else:
+            raise CorpusError(f"corpus path {path} does not exist; pass an existing file or folder with --corpus")
+    return out
+
+
+def load_corpus(paths: Sequence[Path | str], max_bytes: int | None = None) -> Corpus:
+    """Load every document the paths name (files, or folders searched for ``.txt``/``.md``).
+
+    A document that cannot be used is reported in ``Corpus.problems`` and the others still load;
+    ``CorpusError`` is raised when a path is missing or no document at all is usable.
+    """
+    if not paths:
+        raise CorpusError("no corpus given; pass a file or folder with --corpus")
+    limit = max_document_bytes() if max_bytes is None else max_bytes
+    documents: list[Document] = []
+    problems: list[DocumentError] = []
+    seen_files: set[Path] = set()
+    names: dict[str, Path] = {}
+    for file, name in _candidates(Path(p) for p in paths):
+        resolved = file.resolve()
+        if resolved in seen_files:
+            continue
+        seen_files.add(resolved)
+        if name in names:
+            raise CorpusError(
+                f"two documents are both named {name!r} ({names[name]} and {file}); "
+                "pass only one of them or give their folder instead"
+            )
+        names[name] = file
+        try:
+            documents.append(read_document(file, name, limit))
+        except DocumentError as exc:
+            problems.append(exc)
+    if not documents:
+        detail = "; ".join(str(p) for p in problems)
+        raise CorpusError(f"no usable document in the corpus: {detail}")
+    return Corpus(documents=tuple(documents), problems=tuple(problems))

@@ -1,0 +1,89 @@
+"""Dense retrieval over unit vectors with FAISS (inner product = cosine similarity).
+
+Up to ``EXACT_LIMIT`` vectors the index is exact (``IndexFlatIP``); above it, an HNSW graph whose
+recall against exact search is measured in ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXACT_LIMIT = 100_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+class DenseIndex:
+    """A FAISS index of unit vectors, searched by inner product."""
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT) -> DenseIndex:
+        """Index ``vectors`` (n × d float32): exact up to ``exact_limit`` rows, HNSW above."""
+        faiss = _faiss()
+        data = np.ascontiguousarray(vectors, dtype=np.float32)
+        dimension = data.shape[1]
+        if len(data) <= exact_limit:
+            index = faiss.IndexFlatIP(dimension)
+        else:
+            index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.add(data)
+        return cls(index)
+
+    @classmethod
+    def load(cls, path: Path) -> DenseIndex:
+        """Read an index written by ``save`` (raises ``RuntimeError`` on a damaged file)."""
+        index = _faiss().read_index(str(path))
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        return cls(index)
+
+    def save(self, path: Path) -> None:
+        _faiss().write_index(self._index, str(path))
+
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def exact(self) -> bool:
+        return not hasattr(self._index, "hnsw")
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and row ids of the ``k`` nearest rows to one query vector, best first."""
+        k = min(k, self.size)
+        if k <= 0:
+            return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, ids = self._index.search(q, k)
+        keep = ids[0] >= 0  # FAISS pads missing results with -1
+        return scores[0][keep], ids[0][keep]
+
+    def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Inner product of one query vector with the stored rows ``ids``."""
+        if not len(ids):
+            return np.empty(0, dtype=np.float32)
+        rows = self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+        return np.asarray(rows @ query, dtype=np.float32)
+
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, in row order (used to reuse embeddings when re-indexing)."""
+        return np.ascontiguousarray(self._index.reconstruct_n(0, self.size), dtype=np.float32)

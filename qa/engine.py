@@ -1,0 +1,132 @@
+"""The one entry point: an ``Engine`` over a corpus answers questions with ranked, verbatim passages.
+
+    engine = Engine.open(["corpus"])
+    answer = engine.ask("What did GAC Group launch together with Huawei Qiankun?", k=5)
+    answer.to_json()
+
+The CLI, the Gradio app and the benchmarks all go through it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import Corpus, Document, load_corpus
+from .embed import Embedder, Progress, SentenceTransformerEmbedder
+from .errors import QuestionError
+from .lexical import terms
+from .passages import Passage
+from .search import Answer, AnswerRule, Candidates, Highlight, Hit, RankWeights, gather, is_answered, rank
+from .store import IndexConfig, Notice, StoredIndex, open_index
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_K = 5
+
+
+class Engine:
+    """Answers questions from one corpus; build it with ``Engine.open``. Safe to share across threads."""
+
+    def __init__(self, corpus: Corpus, index: StoredIndex, embedder: Embedder) -> None:
+        self.corpus = corpus
+        self.index = index
+        self.embedder = embedder
+        self.weights = RankWeights()
+        self.rule = AnswerRule()
+        self._texts = {doc.name: doc.text for doc in corpus.documents}
+        self._sentence_spans = [span for p in index.passages for span in p.sentences]
+
+    @classmethod
+    def open(
+        cls,
+        corpus: Sequence[Path | str] | None = None,
+        *,
+        model: str | None = None,
+        index_dir: Path | str | None = None,
+        config: IndexConfig | None = None,
+        embedder: Embedder | None = None,
+        notice: Notice | None = None,
+        progress: Progress | None = None,
+        rebuild: bool = False,
+    ) -> Engine:
+        """Load the corpus and the model, then load (or build, or refresh) the index."""
+        paths = list(corpus) if corpus else [DEFAULT_CORPUS]
+        docs = load_corpus(paths)
+        if notice is not None:
+            for problem in docs.problems:
+                notice(f"skipped {problem}")
+        model_ = embedder or SentenceTransformerEmbedder(model)
+        stored = open_index(docs, paths, model_, config, index_dir, notice, progress, force=rebuild)
+        return cls(docs, stored, model_)
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return self.corpus.documents
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        return self.index.passages
+
+    def document(self, name: str) -> Document:
+        return self.corpus.document(name)
+
+    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
+        """The ``k`` passages that best answer ``question`` (all of them if ``k`` exceeds their number)."""
+        return self.ask_many([question], k)[0]
+
+    def ask_many(self, questions: Sequence[str], k: int = DEFAULT_K) -> list[Answer]:
+        """``ask`` for several questions, embedding them in one batch."""
+        k = check_k(k)
+        for question in questions:
+            check_question(question)
+        cut = [self.embedder.truncate(q) for q in questions]
+        vectors = self.embedder.encode([text for text, _ in cut]) if cut else None
+        return [
+            self._answer(question, text, truncated, vectors[i], k)
+            for i, (question, (text, truncated)) in enumerate(zip(questions, cut, strict=True))
+            if vectors is not None
+        ]
+
+    def candidates(self, text: str, vector: np.ndarray) -> Candidates:
+        """Candidate passages and their features for a question (used by ``ask`` and by weight fitting)."""
+        return gather(self.index, vector, terms(text))
+
+    def _answer(self, question: str, text: str, truncated: bool, vector: np.ndarray, k: int) -> Answer:
+        found = self.candidates(text, vector)
+        order, scores = rank(found, k, self.weights)
+        hits = [self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1)]
+        answered = bool(hits) and is_answered(hits[0].score, self.rule)
+        return Answer(question=question, answered=answered, hits=tuple(hits), truncated=truncated)
+
+    def _hit(self, rank_: int, found: Candidates, i: int, score: float) -> Hit:
+        passage = self.index.passages[int(found.ids[i])]
+        text = self._texts[passage.doc]
+        start, end = self._sentence_spans[found.highlight_row(i)]
+        return Hit(
+            rank=rank_,
+            score=score,
+            passage=passage,
+            text=text[passage.start : passage.end],
+            highlight=Highlight(start, end, text[start:end]),
+        )
+
+
+def check_question(question: object) -> str:
+    """The question if usable; else ``QuestionError`` saying what to ask instead."""
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    if not question.strip():
+        raise QuestionError("the question is empty; type a question about the article")
+    return question
+
+
+def check_k(k: object) -> int:
+    """``k`` if it is a whole number of at least 1; else ``QuestionError``."""
+    if isinstance(k, bool) or not isinstance(k, int | float) or (isinstance(k, float) and not math.isfinite(k)):
+        raise QuestionError(f"k must be a whole number of at least 1, not {k!r}")
+    if int(k) != k or k < 1:
+        raise QuestionError(f"k must be a whole number of at least 1, not {k!r}; ask for 1 or more passages")
+    return int(k)

@@ -1,0 +1,176 @@
+"""Measure retrieval on question files in the ``../shared/bench`` format.
+
+Each row is ``{"id", "q", "answers": [{"text", "start", "end"}]}``; an empty ``answers`` list means the
+document does not answer. A question is a hit at rank r when the passage at rank r is in the right
+document and contains one whole gold span; highlight@1 asks the same of the top highlight.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import QAError
+from .search import Answer
+
+
+@dataclass(frozen=True)
+class Gold:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    q: str
+    answers: tuple[Gold, ...]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Retrieval quality on one question set (rates are fractions, 0 to 1)."""
+
+    questions: int
+    answerable: int
+    unanswerable: int
+    hit1: float
+    hit3: float
+    hit5: float
+    mrr: float
+    highlight1: float
+    rejected_unanswerable: float | None
+    wrongly_rejected: float
+    median_chars: float
+    not_verbatim: int
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Questions from JSON Lines with a ``q`` field, or from plain lines of text (blank lines skipped)."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QAError(f"cannot read questions file {path} ({exc}); pass a UTF-8 JSON Lines file") from None
+    out: list[Question] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not line.lstrip().startswith("{"):
+            out.append(Question(id=f"{path.name}:{number}", q=line, answers=()))
+            continue
+        try:
+            row = json.loads(line)
+            question = row["q"]
+            answers = tuple(Gold(int(a["start"]), int(a["end"]), str(a["text"])) for a in row.get("answers", []))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QAError(
+                f"{path}:{number}: not a question row ({type(exc).__name__}: {exc}); "
+                'each line must be JSON like {"q": "your question"} or plain text'
+            ) from None
+        if not isinstance(question, str):
+            raise QAError(f'{path}:{number}: "q" must be a string')
+        out.append(Question(id=str(row.get("id", f"{path.name}:{number}")), q=question, answers=answers))
+    return out
+
+
+def first_hit_rank(answer: Answer, gold: Sequence[Gold], doc: str) -> int | None:
+    """Rank of the first passage in ``doc`` holding a whole gold span, or None."""
+    for hit in answer.hits:
+        p = hit.passage
+        if p.doc == doc and any(p.start <= g.start and g.end <= p.end for g in gold):
+            return hit.rank
+    return None
+
+
+def highlight_hit(answer: Answer, gold: Sequence[Gold], doc: str) -> bool:
+    if not answer.hits:
+        return False
+    top = answer.hits[0]
+    h = top.highlight
+    return top.passage.doc == doc and any(h.start <= g.start and g.end <= h.end for g in gold)
+
+
+def verbatim_errors(answer: Answer, texts: dict[str, str]) -> int:
+    """Hits whose quote or highlight is not exactly the document's text at their offsets."""
+    bad = 0
+    for hit in answer.hits:
+        p, h = hit.passage, hit.highlight
+        text = texts[p.doc]
+        if (
+            hit.text != text[p.start : p.end]
+            or h.text != text[h.start : h.end]
+            or not (p.start <= h.start <= h.end <= p.end)
+        ):
+            bad += 1
+    return bad
+
+
+def score(
+    questions: Sequence[Question],
+    answers: Sequence[Answer],
+    doc: str,
+    texts: dict[str, str],
+    passage_lengths: Sequence[int],
+) -> Metrics:
+    """Metrics of ``answers`` (one per question, same order) against the gold spans in ``doc``."""
+    ranks: list[int | None] = []
+    highlights = 0
+    rejected = 0
+    wrongly = 0
+    not_verbatim = 0
+    unanswerable = 0
+    for question, answer in zip(questions, answers, strict=True):
+        not_verbatim += verbatim_errors(answer, texts)
+        if not question.answers:
+            unanswerable += 1
+            rejected += not answer.answered
+            continue
+        ranks.append(first_hit_rank(answer, question.answers, doc))
+        highlights += highlight_hit(answer, question.answers, doc)
+        wrongly += not answer.answered
+    n = len(ranks)
+
+    def rate(count: float) -> float:
+        return count / n if n else 0.0
+
+    return Metrics(
+        questions=len(questions),
+        answerable=n,
+        unanswerable=unanswerable,
+        hit1=rate(sum(r is not None and r <= 1 for r in ranks)),
+        hit3=rate(sum(r is not None and r <= 3 for r in ranks)),
+        hit5=rate(sum(r is not None and r <= 5 for r in ranks)),
+        mrr=rate(sum(1.0 / r for r in ranks if r is not None)),
+        highlight1=rate(highlights),
+        rejected_unanswerable=rejected / unanswerable if unanswerable else None,
+        wrongly_rejected=rate(wrongly),
+        median_chars=float(statistics.median(passage_lengths)) if passage_lengths else 0.0,
+        not_verbatim=not_verbatim,
+    )
+
+
+def mean_metrics(rows: Sequence[Metrics]) -> Metrics:
+    """The unweighted mean over question sets (counts are summed)."""
+
+    def avg(values: Sequence[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    rejections = [m.rejected_unanswerable for m in rows if m.rejected_unanswerable is not None]
+    return Metrics(
+        questions=sum(m.questions for m in rows),
+        answerable=sum(m.answerable for m in rows),
+        unanswerable=sum(m.unanswerable for m in rows),
+        hit1=avg([m.hit1 for m in rows]),
+        hit3=avg([m.hit3 for m in rows]),
+        hit5=avg([m.hit5 for m in rows]),
+        mrr=avg([m.mrr for m in rows]),
+        highlight1=avg([m.highlight1 for m in rows]),
+        rejected_unanswerable=avg(rejections) if rejections else None,
+        wrongly_rejected=avg([m.wrongly_rejected for m in rows]),
+        median_chars=avg([m.median_chars for m in rows]),
+        not_verbatim=sum(m.not_verbatim for m in rows),
+    )

@@ -1,0 +1,205 @@
+"""A document's layout as a reader sees it: title, sections, body paragraphs and captions.
+
+Two layouts are recognised:
+
+* one paragraph per line (the bundled article): a line holding only a number such as ``01`` is a
+  section marker and the line after it the section heading; lines such as ``Image/...`` are captions;
+* paragraphs separated by blank lines (the SQuAD files, Markdown), where a paragraph may be wrapped
+  over several lines; ``#`` headings start sections.
+
+All positions are offsets into the text exactly as stored; ``\\r\\n``, ``\\r`` and ``\\n`` all end a line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_CAPTION = re.compile(
+    r"^(?:image|images|photo|photos|picture|figure|fig\.|source|credit|图片?|来源)\s*[/:：|]"
+    r"|^!\[[^\]]*\]\([^)]*\)$",
+    re.IGNORECASE,
+)
+_MARKER = re.compile(r"^(?:(?:part|chapter|section)\s+)?\d{1,3}[.)]?$", re.IGNORECASE)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*?)\s*#*$")
+_LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s")
+_TERMINAL = re.compile(r"[.!?…。！？:;,\"'”’)\]]$")
+
+TITLE_MAX_CHARS = 200
+HEADING_MAX_CHARS = 120
+WRAP_MAX_CHARS = 120
+
+
+class Kind(Enum):
+    BLANK = "blank"
+    TEXT = "text"
+    CAPTION = "caption"
+    MARKER = "marker"
+    MD_HEADING = "md_heading"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line: its 1-based number and the span of its content without surrounding whitespace."""
+
+    number: int
+    start: int
+    end: int
+    kind: Kind
+    level: int = 0  # Markdown heading level
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A body paragraph: ``number`` counts body paragraphs from 1; ``line`` is the line of ``start``."""
+
+    start: int
+    end: int
+    line: int
+    number: int
+    section: str | None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Title line (a ``Paragraph`` numbered 0), body paragraphs and caption spans of one document."""
+
+    title: Paragraph | None
+    paragraphs: tuple[Paragraph, ...]
+    captions: tuple[tuple[int, int], ...]
+
+
+def split_lines(text: str) -> list[Line]:
+    """Every line of ``text`` with its number, classified by what it holds."""
+    lines: list[Line] = []
+    pos = 0
+    number = 1
+    for brk in _LINE_BREAK.finditer(text):
+        lines.append(_classify(text, number, pos, brk.start()))
+        pos = brk.end()
+        number += 1
+    if pos < len(text):
+        lines.append(_classify(text, number, pos, len(text)))
+    return lines
+
+
+def _classify(text: str, number: int, start: int, end: int) -> Line:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    content = text[start:end]
+    if not content:
+        return Line(number, start, end, Kind.BLANK)
+    if _CAPTION.match(content):
+        return Line(number, start, end, Kind.CAPTION)
+    if _MARKER.match(content):
+        return Line(number, start, end, Kind.MARKER)
+    heading = _MD_HEADING.match(content)
+    if heading:
+        return Line(number, start + heading.start(2), start + heading.end(2), Kind.MD_HEADING, len(heading.group(1)))
+    return Line(number, start, end, Kind.TEXT)
+
+
+def _is_wrapped(lines: list[Line]) -> bool:
+    """True when paragraphs are blank-line separated blocks whose lines are hard-wrapped."""
+    texts = [ln for ln in lines if ln.kind is Kind.TEXT]
+    if not texts or not any(ln.kind is Kind.BLANK for ln in lines):
+        return False
+    if max(ln.end - ln.start for ln in texts) > WRAP_MAX_CHARS:
+        return False
+    return any(a.kind is Kind.TEXT and b.kind is Kind.TEXT for a, b in itertools.pairwise(lines))
+
+
+def parse_layout(text: str) -> Layout:
+    """Find the title, the body paragraphs (numbered, with their section) and the captions."""
+    lines = split_lines(text)
+    content = [ln for ln in lines if ln.kind is not Kind.BLANK]
+    wrapped = _is_wrapped(lines)
+    title: Paragraph | None = None
+    captions: list[tuple[int, int]] = []
+    paragraphs: list[Paragraph] = []
+    section: str | None = None
+    pending_marker: str | None = None
+    skip: set[int] = set()
+
+    if len(content) > 1:
+        first = content[0]
+        is_title_text = first.kind is Kind.TEXT and first.end - first.start <= TITLE_MAX_CHARS
+        is_title = (first.kind is Kind.MD_HEADING and first.level == 1) or is_title_text
+        if is_title and not (wrapped and _next(lines, first).kind is Kind.TEXT):
+            title = Paragraph(first.start, first.end, first.number, 0, None)
+            skip.add(first.number)
+
+    # In the wrapped layout a paragraph grows over consecutive text lines; ``current`` is its span.
+    current: list[Line] = []
+
+    def close() -> None:
+        if current:
+            paragraphs.append(
+                Paragraph(current[0].start, current[-1].end, current[0].number, len(paragraphs) + 1, section)
+            )
+            current.clear()
+
+    for ln in lines:
+        if ln.number in skip:
+            continue
+        if ln.kind is Kind.BLANK:
+            close()
+            continue
+        if ln.kind is Kind.CAPTION:
+            close()
+            captions.append((ln.start, ln.end))
+            continue
+        if ln.kind is Kind.MARKER:
+            close()
+            pending_marker = text[ln.start : ln.end]
+            section = pending_marker
+            continue
+        if ln.kind is Kind.MD_HEADING:
+            close()
+            section = text[ln.start : ln.end]
+            pending_marker = None
+            continue
+        nxt = _next(lines, ln)
+        length = ln.end - ln.start
+        if pending_marker is not None and length <= TITLE_MAX_CHARS:
+            close()
+            section = f"{pending_marker} {text[ln.start : ln.end]}"
+            pending_marker = None
+            continue
+        pending_marker = None
+        if _looks_like_heading(text, ln, nxt, wrapped, current):
+            close()
+            section = text[ln.start : ln.end]
+            continue
+        if wrapped:
+            if current and _LIST_ITEM.match(text[ln.start : ln.end]):
+                close()
+            current.append(ln)
+        else:
+            current.append(ln)
+            close()
+    close()
+    return Layout(title=title, paragraphs=tuple(paragraphs), captions=tuple(captions))
+
+
+def _next(lines: list[Line], line: Line) -> Line:
+    """The line after ``line`` (line numbers are list positions + 1), or a blank stand-in at the end."""
+    if line.number < len(lines):
+        return lines[line.number]
+    return Line(line.number + 1, line.end, line.end, Kind.BLANK)
+
+
+def _looks_like_heading(text: str, line: Line, nxt: Line, wrapped: bool, current: list[Line]) -> bool:
+    """A short unpunctuated line standing alone before a paragraph reads as a heading."""
+    if current or line.end - line.start > HEADING_MAX_CHARS:
+        return False
+    if _TERMINAL.search(text[line.start : line.end]) or _LIST_ITEM.match(text[line.start : line.end]):
+        return False
+    if wrapped:
+        return nxt.kind is Kind.BLANK and nxt.end < len(text)
+    return nxt.kind is Kind.TEXT and nxt.end - nxt.start > line.end - line.start
