@@ -83,8 +83,8 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
-            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
             self._model: Any = SentenceTransformer(source, device="cpu")
         except Exception as exc:  # the library raises many kinds; all mean "cannot load"
             raise ModelError(

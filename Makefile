@@ -1,0 +1,44 @@
+# Two entry points for a fresh machine: `make run` (the app) and `make test` (every test).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: install install-test run index test lint bench quality clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+index: install
+	$(VENV)/bin/qa index
+
+run: index
+	$(PY) app.py
+
+lint: install-test
+	$(VENV)/bin/ruff check qa tests benchmarks app.py
+	$(VENV)/bin/ruff format --check qa tests benchmarks app.py
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest
+
+quality: install
+	$(VENV)/bin/qa eval --questions ../shared/bench/article-dev.questions.jsonl \
+		--questions benchmarks/data/article-heldout.questions.jsonl \
+		$(foreach f,$(sort $(wildcard ../shared/bench/squad-dev/*.questions.jsonl)),--questions $(f))
+
+clean:
+	rm -rf $(VENV) .qa-index .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+from tests.conftest import FakeEmbedder
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, article_dir: Path):  # type: ignore[no-untyped-def]
+    """Invoke ``qa`` in-process with the fake embedder, an isolated index and the article corpus."""
+    monkeypatch.setattr("qa.engine.SentenceTransformerEmbedder", lambda model=None: FakeEmbedder())
+    monkeypatch.setattr("qa.embed.SentenceTransformerEmbedder", lambda model=None: FakeEmbedder())
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, [args[0], "--corpus", str(article_dir), *args[1:]], catch_exceptions=False)
+
+    return invoke
+
+
+def one_line_error(result, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qa: error: ") and text in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_ask_json_prints_the_contract(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("ask", "Who launched Qijing?", "-k", "2", "--json")
+    assert result.exit_code == 0
+    obj = json.loads(result.stdout)
+    assert obj["question"] == "Who launched Qijing?" and len(obj["passages"]) == 2
+
+
+def test_ask_for_a_person_quotes_with_position_and_highlight(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("ask", "What powertrains will the Zhijie X9 offer?", "-k", "2")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert out.startswith("Q: What powertrains will the Zhijie X9 offer?")
+    assert "harmonyos-smart-mobility.txt · " in out and "¶ " in out and "line " in out and "chars " in out
+    assert "»" in out and "«" in out and "    > " in out
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("ask", ""), "empty"),
+        (("ask", "   "), "empty"),
+        (("ask", "Who?", "-k", "0"), "k must be"),
+        (("ask", "Who?", "-k", "-3"), "k must be"),
+        (("ask",), "give either a QUESTION"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(run, args: tuple[str, ...], said: str) -> None:  # type: ignore[no-untyped-def]
+    one_line_error(run(*args), said)
+
+
+def test_missing_corpus_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    result = CliRunner().invoke(main, ["ask", "Who?", "--corpus", str(tmp_path / "missing")])
+    one_line_error(result, "does not exist")
+
+
+def test_k_above_passage_count_returns_all(run) -> None:  # type: ignore[no-untyped-def]
+    obj = json.loads(run("ask", "Huawei", "-k", "1000", "--json").stdout)
+    assert 30 < len(obj["passages"]) < 1000
+
+
+def test_questions_file_answers_each_line_in_order(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        '{"q": "Who launched Qijing?"}\n\nWhat powertrains will the Zhijie X9 offer?\n{"q": "Who is Yu?"}\n'
+    )
+    result = run("ask", "--questions", str(path), "--json", "-k", "1")
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["question"] for r in rows] == [
+        "Who launched Qijing?",
+        "What powertrains will the Zhijie X9 offer?",
+        "Who is Yu?",
+    ]
+
+
+def test_questions_file_with_an_empty_question_names_it(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"q": "Fine?"}\n{"q": "  "}\n')
+    one_line_error(run("ask", "--questions", str(path), "--json"), "question 2")
+
+
+def test_index_builds_then_reports_up_to_date(run) -> None:  # type: ignore[no-untyped-def]
+    first = run("index")
+    assert first.exit_code == 0 and "index built" in first.stdout
+    second = run("index")
+    assert second.exit_code == 0 and "index up to date" in second.stdout
+
+
+def test_eval_prints_the_metrics_table(run, tmp_path: Path, article_text: str) -> None:  # type: ignore[no-untyped-def]
+    start = article_text.index("Qijing")
+    rows = [
+        {
+            "id": "1",
+            "q": "What brand did GAC launch with Huawei Qiankun?",
+            "answers": [{"text": "Qijing", "start": start, "end": start + 6}],
+        },
+        {"id": "2", "q": "What is the capital of France?", "answers": []},
+    ]
+    path = tmp_path / "set.questions.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    result = run("eval", "--questions", str(path), "--json")
+    assert result.exit_code == 0
+    metrics = json.loads(result.stdout)["set.questions.jsonl"]
+    assert metrics["questions"] == 2 and metrics["answerable"] == 1 and metrics["unanswerable"] == 1
+    assert metrics["not_verbatim"] == 0
+    table = run("eval", "--questions", str(path)).stdout
+    assert table.startswith("| set | n | hit@1 |")
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert all(cmd in result.stdout for cmd in ("ask", "index", "eval"))
