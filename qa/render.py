@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .passages import Passage
 from .search import Answer, Hit
 
 NOT_ANSWERED = "The article does not seem to answer this question. The closest passages are:"
@@ -9,13 +10,13 @@ ANSI_MARK = ("\x1b[1;7m", "\x1b[0m")
 PLAIN_MARK = ("»", "«")
 
 
-def position(hit: Hit) -> str:
-    """Where a passage stands: document · section · ¶ paragraph · line · characters."""
-    p = hit.passage
+def position(passage: Passage) -> str:
+    """Where a passage stands: document · section · ¶ paragraph (or title) · line · characters."""
+    p = passage
     parts = [p.doc]
     if p.section:
         parts.append(p.section)
-    parts += [f"¶ {p.paragraph}", f"line {p.line}", f"chars {p.start}–{p.end}"]
+    parts += ["title" if p.paragraph == 0 else f"¶ {p.paragraph}", f"line {p.line}", f"chars {p.start}–{p.end}"]
     return " · ".join(parts)
 
 
@@ -43,6 +44,6 @@ def text_answer(answer: Answer, color: bool = False) -> str:
         lines.append(NOT_ANSWERED)
     for hit in answer.hits:
         lines.append("")
-        lines.append(f"[{hit.rank}] {position(hit)} · score {hit.score:.3f}")
+        lines.append(f"[{hit.rank}] {position(hit.passage)} · score {hit.score:.3f}")
         lines.extend(f"    > {line}" for line in marked_quote(hit, mark).split("\n"))
     return "\n".join(lines)

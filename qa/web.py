@@ -1,0 +1,248 @@
+"""HTML for the browser app: answers with positioned quotes, and the source panel.
+
+Pure functions, no Gradio: ``app.py`` wires them to the page. Every piece of text that comes from a
+question or a document goes through ``html.escape``; the only markup is the one written here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from .corpus import Document
+from .errors import QAError
+from .passages import Passage
+from .render import NOT_ANSWERED, position
+from .search import Answer, Hit
+
+QUESTION_PREVIEW_CHARS = 600
+SOURCE_WINDOW_CHARS = 100_000  # larger documents are shown around the cited passage
+BADGE_SECTION_CHARS = 40
+
+ARTICLE_EXAMPLES = (
+    "What did GAC Group launch together with Huawei Qiankun?",
+    "What powertrains will the Zhijie X9 offer?",
+    "How have consumer attitudes toward smart car technology changed?",
+    "Which basic experiences must Huawei's technology work together with?",
+    "Who founded Seres?",
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage to show in the source panel (by document index and offsets), with its highlight.
+
+    It travels in the page as a class name, ``qa-c-<doc>-<start>-<end>-<hl start>-<hl end>``: the chat's
+    HTML sanitizer keeps class names but drops data attributes.
+    """
+
+    doc: int
+    start: int
+    end: int
+    highlight_start: int
+    highlight_end: int
+
+    def css_class(self) -> str:
+        return f"qa-c-{self.doc}-{self.start}-{self.end}-{self.highlight_start}-{self.highlight_end}"
+
+
+_CITATION = re.compile(r"qa-c-(\d+)-(\d+)-(\d+)-(\d+)-(\d+)")
+
+
+def citation(hit: Hit, doc_index: int) -> Citation:
+    p, h = hit.passage, hit.highlight
+    return Citation(doc_index, p.start, p.end, h.start, h.end)
+
+
+def parse_citation(value: str, documents: Sequence[Document]) -> Citation:
+    """The citation a clicked badge stands for; ``QAError`` if it does not point into the corpus."""
+    match = _CITATION.search(value or "")
+    if not match:
+        raise QAError("that citation could not be read; ask the question again and choose a passage")
+    cite = Citation(*(int(g) for g in match.groups()))
+    if cite.doc >= len(documents):
+        raise QAError("that citation names no document of the corpus; ask the question again")
+    if not (0 <= cite.start <= cite.highlight_start <= cite.highlight_end <= cite.end <= len(documents[cite.doc].text)):
+        raise QAError("that citation does not point into the document; ask the question again")
+    return cite
+
+
+def _badge_label(hit: Hit) -> str:
+    """The position badge, with a long section heading shortened (the full one is in the tooltip)."""
+    p = hit.passage
+    section = p.section
+    if section and len(section) > BADGE_SECTION_CHARS:
+        section = section[: BADGE_SECTION_CHARS - 1].rstrip() + "…"
+    where = ["title" if p.paragraph == 0 else f"¶ {p.paragraph}", f"line {p.line}", f"chars {p.start}–{p.end}"]
+    return " · ".join([f"[{hit.rank}] {p.doc}", *([section] if section else []), *where])
+
+
+def question_html(question: str) -> str:
+    """The user's chat bubble: the question as text (cut for display when very long)."""
+    shown = question[:QUESTION_PREVIEW_CHARS]
+    more = len(question) - len(shown)
+    suffix = f' <span class="qa-note">… ({more:,} more characters)</span>' if more > 0 else ""
+    return f'<span class="qa-question">{escape(shown)}</span>{suffix}'
+
+
+def _quote(hit: Hit) -> str:
+    p, h = hit.passage, hit.highlight
+    before = hit.text[: h.start - p.start]
+    inside = hit.text[h.start - p.start : h.end - p.start]
+    after = hit.text[h.end - p.start :]
+    body = f'{escape(before)}<mark class="qa-hl">{escape(inside)}</mark>{escape(after)}'
+    return body.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
+
+
+def answer_html(answer: Answer, doc_index: dict[str, int]) -> str:
+    """The assistant's chat bubble: short answer first, then each passage quoted with its badge."""
+    parts = ['<div class="qa-answer">']
+    if answer.truncated:
+        parts.append(
+            '<p class="qa-note">Your question is longer than the model reads; only its beginning was used.</p>'
+        )
+    if not answer.hits:
+        parts.append('<p class="qa-short">No passage to show.</p></div>')
+        return "".join(parts)
+    if answer.answered:
+        top = answer.hits[0].highlight.text
+        parts.append(f'<p class="qa-short"><span class="qa-label">Answer</span> {escape(top)}</p>')
+    else:
+        parts.append(f'<p class="qa-short qa-unanswered">{escape(NOT_ANSWERED)}</p>')
+    for hit in answer.hits:
+        cite = citation(hit, doc_index[hit.passage.doc])
+        parts.append(
+            '<blockquote class="qa-quote">'
+            f'<div class="qa-badge"><span class="qa-cite {cite.css_class()}" role="button" tabindex="0" '
+            f'title="Show in the article: {escape(position(hit.passage))}">{escape(_badge_label(hit))}</span>'
+            f'<span class="qa-score">score {hit.score:.2f}</span></div>'
+            f'<p class="qa-text">{_quote(hit)}</p>'
+            "</blockquote>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def source_html(document: Document, passage: Passage | None = None, highlight: tuple[int, int] | None = None) -> str:
+    """The document as stored, with ``passage`` marked and the ``highlight`` span marked inside it."""
+    text = document.text
+    lo, hi = 0, len(text)
+    if len(text) > SOURCE_WINDOW_CHARS:
+        centre = passage.start if passage else 0
+        lo = max(0, centre - SOURCE_WINDOW_CHARS // 2)
+        hi = min(len(text), lo + SOURCE_WINDOW_CHARS)
+    head = f'<div class="qa-source-head"><span class="qa-doc">{escape(document.name)}</span>'
+    if passage is not None:
+        where = position(passage).removeprefix(passage.doc).removeprefix(" · ")
+        head += f'<span class="qa-where">{escape(where)}</span>'
+    head += "</div>"
+    if passage is None:
+        body = escape(text[lo:hi])
+    else:
+        hl_start, hl_end = highlight or (passage.start, passage.start)
+        body = (
+            escape(text[lo : passage.start])
+            + '<mark class="qa-passage" id="qa-cited">'
+            + escape(text[passage.start : hl_start])
+            + f'<mark class="qa-hl">{escape(text[hl_start:hl_end])}</mark>'
+            + escape(text[hl_end : passage.end])
+            + "</mark>"
+            + escape(text[passage.end : hi])
+        )
+    clipped = ""
+    if lo > 0 or hi < len(text):
+        clipped = f'<p class="qa-note">Showing characters {lo:,}–{hi:,} of {len(text):,}.</p>'
+    return f'<div class="qa-source">{head}{clipped}<div class="qa-scroll">{body}</div></div>'
+
+
+def describe(documents: tuple[Document, ...], titles: dict[str, str], passages: int) -> str:
+    """One line about the corpus: the article's title (or document names) and its size."""
+    size = f'<span class="qa-note">{passages} passages</span>'
+    if len(documents) == 1:
+        doc = documents[0]
+        title = titles.get(doc.name) or doc.name
+        return f"Questions answered from “{escape(title)}”, quoted word for word. {size}"
+    names = ", ".join(escape(d.name) for d in documents[:5])
+    more = f" and {len(documents) - 5} more" if len(documents) > 5 else ""
+    return f"Questions answered from {len(documents)} documents ({names}{more}), quoted word for word. {size}"
+
+
+CHAT_PLACEHOLDER = (
+    "<b>Ask a question about the article.</b><br>"
+    "The answer is quoted word for word, with its section, paragraph, line and characters;"
+    " click a passage's badge to see it in the article."
+)
+
+
+CSS = """
+@font-face {font-family: 'Lora'; src: url('static/fonts/Lora/Lora-Regular.woff2') format('woff2'); font-weight: 400;}
+#qa-header h1 {margin: 0; font-size: 1.45rem;}
+#qa-header p {margin: 0.1rem 0 0; color: var(--body-text-color-subdued);}
+.qa-answer p {margin: 0 0 0.5rem;}
+.qa-short {font-size: 1.02rem; line-height: 1.45;}
+.qa-label {display: inline-block; font-weight: 700; font-size: 0.75rem; text-transform: uppercase;
+  letter-spacing: 0.04em; background: #1d4ed8; color: #fff; border-radius: 4px; padding: 1px 6px; margin-right: 4px;}
+.qa-unanswered {font-weight: 600; color: #b45309;}
+.qa-quote {margin: 0.6rem 0 0; padding: 0.4rem 0.7rem; border-left: 4px solid #93c5fd;
+  background: rgba(147, 197, 253, 0.08); border-radius: 0 6px 6px 0;}
+.qa-badge {display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 0.3rem; font-size: 0.78rem;}
+.qa-cite {cursor: pointer; background: #e0e7ff; color: #1e3a8a; border-radius: 999px; padding: 1px 9px;
+  font-weight: 600; text-decoration: none;}
+.qa-cite:hover, .qa-cite:focus {background: #c7d2fe; outline: 2px solid #6366f1;}
+.qa-score {color: var(--body-text-color-subdued);}
+.qa-text {margin: 0; line-height: 1.5;}
+mark.qa-hl {background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px;}
+.qa-note {font-size: 0.8rem; color: var(--body-text-color-subdued);}
+.qa-source-head {display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; margin-bottom: 0.4rem;}
+.qa-doc {font-weight: 700;}
+.qa-where {font-size: 0.8rem; color: var(--body-text-color-subdued);}
+.qa-scroll {position: relative; max-height: calc(100vh - 190px); min-height: 300px; overflow-y: auto;
+  white-space: pre-wrap; line-height: 1.6; font-family: 'Lora', Georgia, serif; font-size: 0.92rem; padding-right: 8px;}
+#qa-chat .qa-answer, #qa-chat .qa-question {font-size: 0.95rem;}
+mark.qa-passage {background: #dbeafe; color: inherit; border-radius: 3px; padding: 1px 0;}
+mark.qa-passage mark.qa-hl {background: #fde68a;}
+"""
+
+# Clicking (or pressing Enter on) a citation badge hands its key to the hidden citation box.
+JS_CITATIONS = """
+() => {
+  const choose = (el) => {
+    const box = document.querySelector('#qa-cite-box textarea');
+    if (!box) return;
+    const cls = Array.from(el.classList).find((c) => c.startsWith('qa-c-'));
+    if (!cls) return;
+    box.value = cls + ' ' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  document.addEventListener('click', (ev) => {
+    const el = ev.target.closest && ev.target.closest('.qa-cite');
+    if (el) { ev.preventDefault(); choose(el); }
+  });
+  document.addEventListener('keydown', (ev) => {
+    const el = ev.target.closest && ev.target.closest('.qa-cite');
+    if (el && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); choose(el); }
+  });
+}
+"""
+
+# Scroll the cited passage into view inside the source panel (never the whole page).
+_SCROLL_SOURCE = """
+    const box = document.querySelector('#qa-source .qa-scroll');
+    const mark = box && box.querySelector('mark.qa-passage');
+    if (mark) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 4);
+"""
+# Scroll the chat so that the newest question, and the answer under it, start at the top.
+_SCROLL_CHAT = """
+    const questions = document.querySelectorAll('#qa-chat .qa-question');
+    const last = questions[questions.length - 1];
+    for (let p = last && last.parentElement; p; p = p.parentElement) {
+      if (/(auto|scroll)/.test(getComputedStyle(p).overflowY) && p.scrollHeight > p.clientHeight) {
+        p.scrollTop += last.getBoundingClientRect().top - p.getBoundingClientRect().top - 12;
+        break;
+      }
+    }
+"""
+JS_SHOW_CITATION = "() => { setTimeout(() => {" + _SCROLL_SOURCE + "}, 80); }"
+JS_SHOW_ANSWER = "() => { setTimeout(() => {" + _SCROLL_SOURCE + _SCROLL_CHAT + "}, 80); }"

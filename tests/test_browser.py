@@ -1,0 +1,194 @@
+"""The page end to end in a real headless Chromium (Debian's, driven by Playwright; no browser download).
+
+Skipped with a reason when Chromium is missing, except under CI=true where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa.engine import Engine
+from tests.conftest import ARTICLE, BENCH, ROOT, requires_bench
+
+pytestmark = [pytest.mark.browser, pytest.mark.model, requires_bench()]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "artifacts" / "screenshots"
+LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> What is Qijing?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def engine(real_embedder: Any, real_index_dir: Path) -> Engine:
+    return Engine.open([ARTICLE], embedder=real_embedder, index_dir=real_index_dir)
+
+
+@pytest.fixture(scope="module")
+def server(engine: Engine) -> Iterator[str]:
+    from app import build, launch
+
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    demo = build(engine)
+    port = free_port()
+    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        reason = f"Chromium not found at {CHROMIUM}; install it with `apt-get install chromium`"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """One browser tab on the app, recording requests and dialogs."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1280, "height": 720})
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(url)
+        self.page.wait_for_selector("#qa-question textarea")
+
+    def ask(self, question: str) -> None:
+        before = self.page.locator("#qa-chat .qa-answer").count()
+        self.page.fill("#qa-question textarea", question)
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_function(
+            f"document.querySelectorAll('#qa-chat .qa-answer').length > {before}", timeout=60_000
+        )
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def outside_requests(self) -> list[str]:
+        return [u for u in self.requests if not u.startswith(LOOPBACK)]
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Page]:
+    tab = Page(browser, server)
+    yield tab
+    tab.page.close()
+
+
+def dev_question(qid: str) -> dict[str, Any]:
+    rows = [json.loads(line) for line in (BENCH / "article-dev.questions.jsonl").read_text().splitlines()]
+    return next(r for r in rows if r["id"] == qid)
+
+
+def test_answer_is_quoted_with_badge_and_citation_shows_in_source(page: Page, engine: Engine) -> None:
+    row = dev_question("article-dev-08")
+    page.ask(row["q"])
+    gold = row["answers"][0]["text"]
+    answer = page.page.locator("#qa-chat .qa-answer").last
+    first = answer.locator(".qa-quote").first
+    assert gold in first.locator(".qa-text").inner_text()
+    badge = first.locator(".qa-cite").inner_text()
+    assert badge.startswith("[1] harmonyos-smart-mobility.txt · 02 ") and "¶ 18 · line 25 · chars 7215–7493" in badge
+    assert answer.locator(".qa-short").inner_text().lower().startswith("answer")
+    assert gold in first.locator("mark.qa-hl").inner_text()
+    # The top passage is shown in the source panel right away.
+    assert gold in page.page.locator("#qa-source mark.qa-passage").inner_text()
+    page.shot("answer")
+
+    # Choosing the second citation shows that passage, highlighted and scrolled into view.
+    second = answer.locator(".qa-quote").nth(1)
+    quote = second.locator(".qa-text").inner_text()
+    second.locator(".qa-cite").click()
+    page.page.wait_for_function(
+        "(q) => (document.querySelector('#qa-source mark.qa-passage') || {}).innerText === q", arg=quote
+    )
+    page.page.wait_for_timeout(300)
+    mark = page.page.locator("#qa-source mark.qa-passage").bounding_box()
+    panel = page.page.locator("#qa-source .qa-scroll").bounding_box()
+    assert mark is not None and panel is not None
+    assert panel["y"] <= mark["y"] < panel["y"] + panel["height"], "cited passage is not scrolled into view"
+    page.shot("citation")
+    assert page.dialogs == []
+    assert page.outside_requests() == []
+
+
+def test_follow_up_question_in_the_same_chat(page: Page) -> None:
+    page.ask(dev_question("article-dev-01")["q"])
+    page.ask("And which brand is Dongfeng preparing with Huawei?")
+    assert page.page.locator("#qa-chat .qa-answer").count() == 2
+    assert page.page.locator("#qa-chat .qa-question").count() == 2
+
+
+def test_hostile_question_runs_nothing_and_shows_literally(page: Page) -> None:
+    page.ask(HOSTILE)
+    shown = page.page.locator("#qa-chat .qa-question").last.inner_text()
+    assert shown == HOSTILE
+    assert page.page.locator("#qa-chat img[src='x']").count() == 0
+    assert page.page.locator("#qa-chat script").count() == 0
+    page.page.wait_for_timeout(500)
+    assert page.dialogs == []
+    page.shot("hostile")
+    assert page.outside_requests() == []
+
+
+def test_empty_question_gets_a_friendly_message(page: Page) -> None:
+    page.page.fill("#qa-question textarea", "   ")
+    page.page.keyboard.press("Enter")
+    page.page.get_by_text("Type a question about the article first.").wait_for(timeout=10_000)
+    assert page.page.locator("#qa-chat .qa-answer").count() == 0
+
+
+def test_unanswerable_question_says_so(page: Page) -> None:
+    page.ask(dev_question("article-dev-17")["q"])
+    assert "does not seem to answer" in page.page.locator("#qa-chat .qa-answer").last.inner_text()
+
+
+def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+    from gradio_client import Client
+
+    question = dev_question("article-dev-10")["q"]
+    client = Client(server, verbose=False)
+    via_api = client.predict(question, 3, api_name="/ask")
+
+    monkeypatch.setattr("qa.engine.SentenceTransformerEmbedder", lambda model=None: engine.embedder)
+    monkeypatch.setenv("QA_INDEX_DIR", str(engine.index.folder.parent.parent))
+    from qa.cli import main
+
+    result = CliRunner().invoke(main, ["ask", question, "--corpus", str(ARTICLE), "-k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert via_api == json.loads(result.stdout)
