@@ -82,6 +82,13 @@ model_option = click.option(
     "--model", envvar="QA_MODEL", default=None, help="sentence-transformers model name or folder [env QA_MODEL]."
 )
 k_option = click.option("-k", "k", default=5, show_default=True, type=int, help="Number of passages to return.")
+fusion_option = click.option(
+    "--fusion",
+    type=click.Choice(["weighted", "rrf"]),
+    default="weighted",
+    show_default=True,
+    help="Ranking: the fitted weighted score, or plain reciprocal rank fusion (for comparison).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,8 +125,15 @@ def index(corpus: tuple[str, ...], model: str | None, rebuild: bool) -> None:
 @k_option
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON object (one per line with --questions).")
 @model_option
+@fusion_option
 def ask(
-    question: str | None, questions_file: Path | None, corpus: tuple[str, ...], k: int, as_json: bool, model: str | None
+    question: str | None,
+    questions_file: Path | None,
+    corpus: tuple[str, ...],
+    k: int,
+    as_json: bool,
+    model: str | None,
+    fusion: str,
 ) -> None:
     """Ask QUESTION (or every question of --questions FILE)."""
     from .engine import check_k, check_question
@@ -140,7 +154,7 @@ def ask(
         else:
             questions = [check_question(question)]
         engine = _open_engine(corpus, model)
-        answers = engine.ask_many(questions, k)
+        answers = engine.ask_many(questions, k, fusion=fusion)
     color = sys.stdout.isatty()
     for i, answer in enumerate(answers):
         if as_json:
@@ -217,8 +231,9 @@ def metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
 @k_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @model_option
+@fusion_option
 def evaluate(
-    questions_files: tuple[Path, ...], corpus: tuple[str, ...], k: int, as_json: bool, model: str | None
+    questions_files: tuple[Path, ...], corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusion: str
 ) -> None:
     """Measure hit@1/3/5, MRR, highlight@1 and rejection on question files.
 
@@ -239,7 +254,7 @@ def evaluate(
                 embedder = SentenceTransformerEmbedder(model)
             engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
             doc = _target_document(engine, questions_file)
-            answers = engine.ask_many([q.q for q in questions], k) if questions else []
+            answers = engine.ask_many([q.q for q in questions], k, fusion=fusion) if questions else []
             texts = {d.name: d.text for d in engine.documents}
             lengths = [p.end - p.start for p in engine.passages]
             rows.append((questions_file.name, score(questions, answers, doc, texts, lengths)))

@@ -20,7 +20,18 @@ from .embed import Embedder, Progress, SentenceTransformerEmbedder
 from .errors import QuestionError
 from .lexical import terms
 from .passages import Passage
-from .search import Answer, AnswerRule, Candidates, Highlight, Hit, RankWeights, gather, is_answered, rank
+from .search import (
+    FUSIONS,
+    Answer,
+    AnswerRule,
+    Candidates,
+    Highlight,
+    Hit,
+    RankWeights,
+    gather,
+    is_answered,
+    rank,
+)
 from .store import IndexConfig, Notice, StoredIndex, open_index
 
 DEFAULT_CORPUS = "corpus"
@@ -73,19 +84,24 @@ class Engine:
     def document(self, name: str) -> Document:
         return self.corpus.document(name)
 
-    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
-        """The ``k`` passages that best answer ``question`` (all of them if ``k`` exceeds their number)."""
-        return self.ask_many([question], k)[0]
+    def ask(self, question: str, k: int = DEFAULT_K, *, fusion: str = "weighted") -> Answer:
+        """The ``k`` passages that best answer ``question`` (all of them if ``k`` exceeds their number).
 
-    def ask_many(self, questions: Sequence[str], k: int = DEFAULT_K) -> list[Answer]:
+        ``fusion`` picks the ranking: the fitted ``"weighted"`` score (default) or plain ``"rrf"``.
+        """
+        return self.ask_many([question], k, fusion=fusion)[0]
+
+    def ask_many(self, questions: Sequence[str], k: int = DEFAULT_K, *, fusion: str = "weighted") -> list[Answer]:
         """``ask`` for several questions, embedding them in one batch."""
         k = check_k(k)
+        if fusion not in FUSIONS:
+            raise QuestionError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
         for question in questions:
             check_question(question)
         cut = [self.embedder.truncate(q) for q in questions]
         vectors = self.embedder.encode([text for text, _ in cut]) if cut else None
         return [
-            self._answer(question, text, truncated, vectors[i], k)
+            self._answer(question, text, truncated, vectors[i], k, fusion)
             for i, (question, (text, truncated)) in enumerate(zip(questions, cut, strict=True))
             if vectors is not None
         ]
@@ -94,11 +110,12 @@ class Engine:
         """Candidate passages and their features for a question (used by ``ask`` and by weight fitting)."""
         return gather(self.index, vector, terms(text))
 
-    def _answer(self, question: str, text: str, truncated: bool, vector: np.ndarray, k: int) -> Answer:
+    def _answer(self, question: str, text: str, truncated: bool, vector: np.ndarray, k: int, fusion: str) -> Answer:
         found = self.candidates(text, vector)
-        order, scores = rank(found, k, self.weights)
+        order, scores = rank(found, k, self.weights, fusion)
         hits = [self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1)]
-        answered = bool(hits) and is_answered(hits[0].score, self.rule)
+        # The rule reads the weighted score of the passage ranked first, whatever ranked it.
+        answered = bool(hits) and is_answered(float(found.scores(self.weights)[order[0]]), self.rule)
         return Answer(question=question, answered=answered, hits=tuple(hits), truncated=truncated)
 
     def _hit(self, rank_: int, found: Candidates, i: int, score: float) -> Hit:

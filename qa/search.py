@@ -26,10 +26,13 @@ from .passages import Passage
 from .store import StoredIndex
 
 DEPTH = 100  # candidates taken from each retriever
+RRF_K = 60
 
 
 @dataclass(frozen=True)
 class RankWeights:
+    """Weights of the rank score, fitted by ``benchmarks/fit_weights.py`` (see docs/quality.md)."""
+
     dense: float = 0.56
     sentence: float = 0.79
     lexical: float = 0.29
@@ -40,7 +43,7 @@ class RankWeights:
 class AnswerRule:
     """The best passage answers the question when its rank score reaches ``min_score``."""
 
-    min_score: float = 1.08
+    min_score: float = 1.04
 
 
 HIGHLIGHT_COVERAGE = 0.3
@@ -179,10 +182,33 @@ def sentence_coverage(sentence_terms: Any, rows: np.ndarray, query: QueryTerms) 
     return np.asarray(present @ query.idf, dtype=np.float32).ravel() / np.float32(query.total_idf)
 
 
-def rank(candidates: Candidates, k: int, weights: RankWeights) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ``candidates`` of the ``k`` best, and all candidates' scores."""
-    scores = candidates.scores(weights)
+FUSIONS = ("weighted", "rrf")
+
+
+def rank(
+    candidates: Candidates, k: int, weights: RankWeights, fusion: str = "weighted"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``candidates`` of the ``k`` best, and all candidates' scores.
+
+    ``fusion="weighted"`` is the fitted weighted sum; ``"rrf"`` is reciprocal rank fusion of the dense
+    and BM25 rankings alone (the first version of this engine, kept to measure against).
+    """
+    if fusion == "rrf":
+        scores = reciprocal_rank_fusion(candidates.dense, candidates.lexical)
+    else:
+        scores = candidates.scores(weights)
     return top_ids(scores, k), scores
+
+
+def reciprocal_rank_fusion(dense: np.ndarray, lexical: np.ndarray, k: int = RRF_K) -> np.ndarray:
+    """Σ 1 / (k + rank) over the dense ranking and the BM25 ranking (passages without a term left out)."""
+    fused = np.zeros(len(dense), dtype=np.float64)
+    by_dense = top_ids(dense, len(dense))
+    fused[by_dense] += 1.0 / (k + np.arange(1, len(by_dense) + 1))
+    by_lexical = top_ids(lexical, len(lexical))
+    by_lexical = by_lexical[lexical[by_lexical] > 0]
+    fused[by_lexical] += 1.0 / (k + np.arange(1, len(by_lexical) + 1))
+    return fused
 
 
 def is_answered(best_score: float, rule: AnswerRule) -> bool:

@@ -37,7 +37,8 @@ from .errors import IndexStoreError
 from .lexical import LexicalIndex, load_sparse, save_sparse, terms
 from .passages import Passage, SplitConfig, split_document
 
-FORMAT_VERSION = 1
+# Bumped whenever what is stored, or how text is split or tokenized, changes: old indexes rebuild.
+FORMAT_VERSION = 2
 INDEX_DIR_ENV = "QA_INDEX_DIR"
 DEFAULT_INDEX_DIR = ".qa-index"
 LOCK_TIMEOUT_S = 600.0

@@ -29,7 +29,10 @@ def test_article_dev_set(real_embedder: object, real_index_dir: Path) -> None:
     m = measure(real_embedder, real_index_dir, ARTICLE, BENCH / "article-dev.questions.jsonl")
     assert m.not_verbatim == 0
     assert m.median_chars <= 450
-    assert m.hit1 >= 0.85 and m.hit3 >= 0.95
+    # measured 0.929 / 1.000 / 0.857, all 3 unanswerable rejected, none answerable rejected
+    assert m.hit1 >= 0.9 and m.hit3 >= 0.99 and m.highlight1 >= 0.8
+    assert m.rejected_unanswerable is not None and m.rejected_unanswerable >= 0.9
+    assert m.wrongly_rejected <= 0.05
 
 
 def test_article_heldout_set(real_embedder: object, real_index_dir: Path) -> None:
@@ -37,7 +40,9 @@ def test_article_heldout_set(real_embedder: object, real_index_dir: Path) -> Non
         real_embedder, real_index_dir, ARTICLE, ROOT / "benchmarks" / "data" / "article-heldout.questions.jsonl"
     )
     assert m.not_verbatim == 0
-    assert m.hit1 >= 0.85 and m.hit3 >= 0.93
+    # measured 0.933 / 0.978, highlight 0.778, wrongly rejected 0.022
+    assert m.hit1 >= 0.88 and m.hit3 >= 0.95 and m.highlight1 >= 0.72
+    assert m.wrongly_rejected <= 0.07
 
 
 def test_squad_dev_articles_mean(real_embedder: object, real_index_dir: Path) -> None:
@@ -49,4 +54,6 @@ def test_squad_dev_articles_mean(real_embedder: object, real_index_dir: Path) ->
     m = mean_metrics(rows)
     assert m.not_verbatim == 0
     assert all(r.median_chars <= 450 for r in rows)
-    assert m.hit1 >= 0.72 and m.hit3 >= 0.90
+    # measured 0.895 / 0.972, highlight 0.78, wrongly rejected 0.039
+    assert m.hit1 >= 0.87 and m.hit3 >= 0.96 and m.highlight1 >= 0.75
+    assert m.wrongly_rejected <= 0.06

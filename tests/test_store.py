@@ -7,7 +7,7 @@ import pytest
 
 from qa.corpus import load_corpus
 from qa.passages import SplitConfig
-from qa.store import IndexConfig, StoredIndex, open_index
+from qa.store import FORMAT_VERSION, IndexConfig, StoredIndex, open_index
 from tests.conftest import FakeEmbedder
 
 
@@ -56,7 +56,7 @@ def test_round_trip_loads_what_was_built_without_embedding_again(opener: Opener)
     assert (loaded.sentence_vectors == built.sentence_vectors).all()
     assert opener.notices == []
     manifest = json.loads((opener.version_folder() / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["model"] == "fake-embedder"
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["model"] == "fake-embedder"
     assert manifest["config"]["split"]["max_chars"] == SplitConfig().max_chars
     assert {d["name"] for d in manifest["documents"]} == {"a.txt", "b.txt"}
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"])
