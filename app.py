@@ -17,22 +17,30 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from qa import web
 from qa.engine import DEFAULT_K, Engine
 from qa.errors import QAError, QuestionError
+from qa.search import Answer
+from qa.server import BodyLimit, Gate
 
 MAX_K = 10
-CONCURRENCY = 2  # questions answered at once (two CPU cores); the rest wait in the queue
-QUEUE_SIZE = 64  # beyond this many waiting requests, callers are told the app is busy
+CHAT_CONCURRENCY = 2  # chat turns run at once; more wait in Gradio's queue, up to QUEUE_SIZE
+QUEUE_SIZE = 64  # beyond this many waiting chat turns, Gradio tells the user the app is busy
+ACTIVE = 8  # questions answered at once (they share forward passes); more wait...
+WAITING = 24  # ...up to this many; beyond, callers are told at once that the app is busy
+MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads only the first ~250 words
+MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413
 Message = dict[str, Any]
 
 
 class Handlers:
     """The page's event handlers as plain functions over one shared, read-only engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, gate: Gate | None = None) -> None:
         self.engine = engine
+        self.gate = gate or Gate(ACTIVE, WAITING)
         self._doc_index = {d.name: i for i, d in enumerate(engine.documents)}
         self._passages = {(p.doc, p.start, p.end): p for p in engine.passages}
 
@@ -46,7 +54,7 @@ class Handlers:
             gr.Warning("Type a question about the article first.")
             return history, question, gr.skip()
         try:
-            answer = self.engine.ask(question, int(k))
+            answer = self._ask(question, int(k))
         except QuestionError as exc:
             gr.Warning(str(exc))
             return history, question, gr.skip()
@@ -80,9 +88,18 @@ class Handlers:
     def api_ask(self, question: str, k: int = DEFAULT_K) -> dict[str, Any]:
         """Answer a question: the same JSON object as `qa ask --json`."""
         try:
-            return self.engine.ask(question, k).to_json()
+            return self._ask(question, k).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
+
+    def _ask(self, question: str, k: int) -> Answer:
+        if isinstance(question, str) and len(question) > MAX_QUESTION_CHARS:
+            raise QuestionError(
+                f"the question is {len(question):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
+                "(the model reads only the first 250 words or so)"
+            )
+        with self.gate.admit():
+            return self.engine.ask(question, k)
 
 
 def build(engine: Engine) -> gr.Blocks:
@@ -137,14 +154,14 @@ def build(engine: Engine) -> gr.Blocks:
             inputs=[question, k, chat],
             outputs=[chat, question, source],
             api_visibility="private",
-            concurrency_id="engine",
         )
         answered.then(fn=None, js=web.JS_SHOW_ANSWER)
         shown = cite_box.change(h.show_citation, cite_box, source, api_visibility="private")
         shown.then(fn=None, js=web.JS_SHOW_CITATION)
         clear.click(h.clear, None, [chat, question, source], api_visibility="private")
-        gr.api(h.api_ask, api_name="ask", concurrency_id="engine")  # type: ignore[attr-defined]
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+        # The API skips Gradio's queue (about 9 ms a request here); the gate limits it instead.
+        gr.api(h.api_ask, api_name="ask", queue=False)  # type: ignore[attr-defined]
+    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
 
 
@@ -159,6 +176,7 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
         js=web.JS_CITATIONS,
         footer_links=["api"],
         ssr_mode=False,
+        app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES)]},
         **kwargs,
     )
 

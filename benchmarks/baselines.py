@@ -4,7 +4,7 @@ Run from the project folder (``benchmarks/__init__.py`` makes this folder a pack
 
     .venv/bin/python -m benchmarks.baselines [--per-article] [--bench ../shared/bench]
 
-Setups, all over one document at a time and all with all-MiniLM-L6-v2 (``SentenceTransformerEmbedder``,
+Setups, all over one document at a time and all with all-MiniLM-L6-v2 (``make_embedder``,
 loaded once):
 
 1. LangChain's ``RecursiveCharacterTextSplitter`` (the real library, ``langchain-text-splitters``) with
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.dense import DenseIndex
-from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.embed import Embedder, make_embedder
 from qa.engine import Engine
 from qa.evaluate import Metrics, Question, mean_metrics, read_questions, score
 from qa.lexical import LexicalIndex, terms
@@ -325,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.stdout.flush()
 
     started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     loaded = time.perf_counter() - started
     setups = peer_setups()
     names = [s.name for s in setups] + [ENGINE_RRF, ENGINE]

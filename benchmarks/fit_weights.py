@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import make_embedder
 from qa.engine import Engine
 from qa.evaluate import read_questions
 from qa.search import AnswerRule, Candidates, RankWeights, top_ids
@@ -212,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"`python -m benchmarks.fit_weights {' '.join(sys.argv[1:])}`\n")
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     current = RankWeights()
     article = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
     sets = [("article-dev", article, args.bench / "article-dev.questions.jsonl")]

@@ -240,9 +240,10 @@ def evaluate(
     Without --corpus, each FILE is matched with the document beside it (Title.questions.jsonl ->
     Title.txt), or with ./corpus when there is none.
     """
-    from .embed import SentenceTransformerEmbedder
+    from .embed import make_embedder
     from .engine import check_k
     from .evaluate import mean_metrics, read_questions, score
+    from .store import index_root
 
     rows: list[tuple[str, Metrics]] = []
     with _errors():
@@ -251,7 +252,7 @@ def evaluate(
         for questions_file in questions_files:
             questions = read_questions(questions_file)
             if embedder is None:
-                embedder = SentenceTransformerEmbedder(model)
+                embedder = make_embedder(model, index_root() / "models", notice=_notice)
             engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
             doc = _target_document(engine, questions_file)
             answers = engine.ask_many([q.q for q in questions], k, fusion=fusion) if questions else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,16 +59,19 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
     """Read one document; raise ``DocumentError`` naming the file and what to do about it."""
     limit = max_document_bytes() if max_bytes is None else max_bytes
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise DocumentError(
-                str(path),
-                f"is {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit for one document; "
-                f"split it into smaller files or raise {MAX_MB_ENV}",
-            )
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):  # a pipe or a device could block or never end
+            raise DocumentError(str(path), "is not a regular file; give the corpus plain .txt or .md files")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as exc:
         raise DocumentError(str(path), f"cannot be read ({exc.strerror}); check that it is a readable file") from None
+    if len(data) > limit:
+        size = max(path.stat().st_size, len(data))
+        raise DocumentError(
+            str(path),
+            f"is {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit for one document; "
+            f"split it into smaller files or raise {MAX_MB_ENV}",
+        )
     if b"\x00" in data:
         raise DocumentError(str(path), "looks binary (it contains NUL bytes); give the corpus plain .txt or .md files")
     try:
@@ -88,6 +92,7 @@ def _folder_files(folder: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        # Pipes and devices are kept here so that read_document reports them instead of hiding them.
         found.extend(Path(root) / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in SUFFIXES)
     return sorted(found)
 

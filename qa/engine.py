@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Corpus, Document, load_corpus
-from .embed import Embedder, Progress, SentenceTransformerEmbedder
+from .embed import CoalescingEmbedder, Embedder, Progress, make_embedder
 from .errors import QuestionError
 from .lexical import terms
 from .passages import Passage
@@ -32,7 +32,7 @@ from .search import (
     is_answered,
     rank,
 )
-from .store import IndexConfig, Notice, StoredIndex, open_index
+from .store import IndexConfig, Notice, StoredIndex, index_root, open_index
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5
@@ -45,6 +45,8 @@ class Engine:
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
+        # Questions asked at the same time by several threads (the app) share one forward pass.
+        self._queries = CoalescingEmbedder(embedder)
         self.weights = RankWeights()
         self.rule = AnswerRule()
         self._texts = {doc.name: doc.text for doc in corpus.documents}
@@ -69,7 +71,7 @@ class Engine:
         if notice is not None:
             for problem in docs.problems:
                 notice(f"skipped {problem}")
-        model_ = embedder or SentenceTransformerEmbedder(model)
+        model_ = embedder or make_embedder(model, index_root(index_dir) / "models", notice=notice)
         stored = open_index(docs, paths, model_, config, index_dir, notice, progress, force=rebuild)
         return cls(docs, stored, model_)
 
@@ -99,9 +101,9 @@ class Engine:
         for question in questions:
             check_question(question)
         cut = [self.embedder.truncate(q) for q in questions]
-        vectors = self.embedder.encode([text for text, _ in cut]) if cut else None
+        vectors = self._queries.encode([text for text, _ in cut]) if cut else None
         return [
-            self._answer(question, text, truncated, vectors[i], k, fusion)
+            self.answer(question, text, vectors[i], k, fusion=fusion, truncated=truncated)
             for i, (question, (text, truncated)) in enumerate(zip(questions, cut, strict=True))
             if vectors is not None
         ]
@@ -110,7 +112,10 @@ class Engine:
         """Candidate passages and their features for a question (used by ``ask`` and by weight fitting)."""
         return gather(self.index, vector, terms(text))
 
-    def _answer(self, question: str, text: str, truncated: bool, vector: np.ndarray, k: int, fusion: str) -> Answer:
+    def answer(
+        self, question: str, text: str, vector: np.ndarray, k: int, *, fusion: str = "weighted", truncated: bool = False
+    ) -> Answer:
+        """Rank passages for ``question``, whose text as the model read it is ``text``, embedded as ``vector``."""
         found = self.candidates(text, vector)
         order, scores = rank(found, k, self.weights, fusion)
         hits = [self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1)]
@@ -137,6 +142,12 @@ def check_question(question: object) -> str:
         raise QuestionError(f"the question must be text, not {type(question).__name__}")
     if not question.strip():
         raise QuestionError("the question is empty; type a question about the article")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, e.g. from a shell
+        raise QuestionError(
+            "the question holds bytes that are not valid UTF-8; type it again, or set the terminal to UTF-8"
+        ) from None
     return question
 
 

@@ -56,7 +56,8 @@ def read_questions(path: Path) -> list[Question]:
     except (OSError, UnicodeDecodeError) as exc:
         raise QAError(f"cannot read questions file {path} ({exc}); pass a UTF-8 JSON Lines file") from None
     out: list[Question] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines would also cut at U+2028, U+0085 and others inside questions.
+    for number, line in enumerate((ln.removesuffix("\r") for ln in raw.split("\n")), start=1):
         if not line.strip():
             continue
         if not line.lstrip().startswith("{"):

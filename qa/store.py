@@ -201,10 +201,12 @@ def _read_manifest(folder: Path) -> Manifest:
 
 def _file_entry(path: Path) -> FileEntry:
     digest = hashlib.sha256()
+    size = 0
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return FileEntry(size=path.stat().st_size, sha256=digest.hexdigest())
+            size += len(block)
+    return FileEntry(size=size, sha256=digest.hexdigest())
 
 
 def _check_manifest(manifest: Manifest, corpus: Corpus, embedder: Embedder, cfg: IndexConfig) -> None:
@@ -232,12 +234,13 @@ def _check_manifest(manifest: Manifest, corpus: Corpus, embedder: Embedder, cfg:
 
 def _check_files(folder: Path, manifest: Manifest) -> None:
     for name, expected in manifest.files.items():
-        path = folder / name
-        if not path.is_file():
-            raise StaleIndexError(f"its file {name} is missing")
-        if path.stat().st_size != expected.size:
-            raise StaleIndexError(f"its file {name} has {path.stat().st_size} bytes, {expected.size} were written")
-        if _file_entry(path).sha256 != expected.sha256:
+        try:
+            found = _file_entry(folder / name)
+        except OSError:  # missing, or removed by a rebuild in another process while we read
+            raise StaleIndexError(f"its file {name} is missing") from None
+        if found.size != expected.size:
+            raise StaleIndexError(f"its file {name} has {found.size} bytes, {expected.size} were written")
+        if found.sha256 != expected.sha256:
             raise StaleIndexError(f"its file {name} is damaged (content hash differs)")
 
 

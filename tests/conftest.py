@@ -92,16 +92,25 @@ def fake_engine(article_dir: Path, tmp_path: Path, fake_embedder: FakeEmbedder):
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> Iterator[object]:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    from qa.embed import SentenceTransformerEmbedder
+def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The bundled all-MiniLM-L6-v2 as the app runs it (ONNX Runtime), loaded once for the session."""
+    from qa.embed import make_embedder
 
-    yield SentenceTransformerEmbedder()
+    yield make_embedder(cache_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("real-index")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def requires_bench() -> pytest.MarkDecorator:

@@ -66,3 +66,58 @@ def test_the_page_builds_with_the_ask_endpoint(fake_engine: Engine) -> None:
     demo = build(fake_engine)
     names = [fn.api_name for fn in demo.fns.values()]
     assert "ask" in names
+
+
+def test_overload_answers_busy_instead_of_failing(fake_engine: Engine) -> None:
+    import threading
+
+    from qa.server import Gate
+
+    gate = Gate(active=1, waiting=0)
+    handlers = Handlers(fake_engine, gate)
+    inside, release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        with gate.admit():
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=occupy)
+    worker.start()
+    inside.wait(5)
+    try:
+        with pytest.raises(gr.Error, match="busy"):
+            handlers.api_ask("Who launched Qijing?", 2)
+    finally:
+        release.set()
+        worker.join(5)
+    assert handlers.api_ask("Who launched Qijing?", 2)["passages"]
+
+
+def test_an_oversized_question_is_refused_with_the_limit(handlers: Handlers) -> None:
+    from app import MAX_QUESTION_CHARS
+
+    with pytest.raises(gr.Error, match="at most 100,000"):
+        handlers.api_ask("x" * (MAX_QUESTION_CHARS + 1), 2)
+    with pytest.warns(UserWarning, match="at most 100,000"):
+        history, _, _ = handlers.respond("x" * (MAX_QUESTION_CHARS + 1), 2, [])
+    assert history == []
+    assert handlers.api_ask("Huawei " * 14_000, 1)["passages"]  # long but allowed: cut to what the model reads
+
+
+def test_the_server_binds_to_loopback_and_opens_no_share_link(
+    fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import launch
+    from tests.conftest import free_port
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SHARE", raising=False)
+    monkeypatch.setenv("GRADIO_SERVER_PORT", str(free_port()))
+    demo = build(fake_engine)
+    try:
+        launch(demo, prevent_thread_lock=True, quiet=True)
+        assert demo.server_name == "127.0.0.1"
+        assert not demo.share
+    finally:
+        demo.close()

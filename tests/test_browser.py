@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from qa.engine import Engine
-from tests.conftest import ARTICLE, BENCH, ROOT, requires_bench
+from tests.conftest import ARTICLE, BENCH, ROOT, free_port, requires_bench
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, requires_bench()]
 
@@ -24,12 +23,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
 LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> What is Qijing?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +178,7 @@ def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypa
     client = Client(server, verbose=False)
     via_api = client.predict(question, 3, api_name="/ask")
 
-    monkeypatch.setattr("qa.engine.SentenceTransformerEmbedder", lambda model=None: engine.embedder)
+    monkeypatch.setattr("qa.engine.make_embedder", lambda *args, **kwargs: engine.embedder)
     monkeypatch.setenv("QA_INDEX_DIR", str(engine.index.folder.parent.parent))
     from qa.cli import main
 

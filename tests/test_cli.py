@@ -13,8 +13,8 @@ from tests.conftest import FakeEmbedder
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, article_dir: Path):  # type: ignore[no-untyped-def]
     """Invoke ``qa`` in-process with the fake embedder, an isolated index and the article corpus."""
-    monkeypatch.setattr("qa.engine.SentenceTransformerEmbedder", lambda model=None: FakeEmbedder())
-    monkeypatch.setattr("qa.embed.SentenceTransformerEmbedder", lambda model=None: FakeEmbedder())
+    monkeypatch.setattr("qa.engine.make_embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr("qa.embed.make_embedder", lambda *args, **kwargs: FakeEmbedder())
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     runner = CliRunner()
 
