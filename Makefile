@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install install-test run index test lint bench quality clean
+.PHONY: install install-test install-bench run index test lint bench quality clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) -e '.[bench]'
+	touch $@
+
+install-bench: $(VENV)/.installed-bench
 
 index: install
 	$(VENV)/bin/qa index
@@ -39,6 +45,13 @@ quality: install
 	$(VENV)/bin/qa eval --questions ../shared/bench/article-dev.questions.jsonl \
 		--questions benchmarks/data/article-heldout.questions.jsonl \
 		$(foreach f,$(sort $(wildcard ../shared/bench/squad-dev/*.questions.jsonl)),--questions $(f))
+
+# Speed: latency, cold start, build throughput and memory, search at scale, the app under load.
+# About an hour on 2 cores (the 50,000-passage build takes most of it); see docs/performance.md.
+bench: install
+	$(PY) -m benchmarks.perf
+	$(PY) benchmarks/search_scale.py
+	$(PY) benchmarks/load.py
 
 clean:
 	rm -rf $(VENV) .qa-index .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -28,8 +28,8 @@ from qa.server import BodyLimit, Gate
 MAX_K = 10
 CHAT_CONCURRENCY = 2  # chat turns run at once; more wait in Gradio's queue, up to QUEUE_SIZE
 QUEUE_SIZE = 64  # beyond this many waiting chat turns, Gradio tells the user the app is busy
-ACTIVE = 8  # questions answered at once (they share forward passes); more wait...
-WAITING = 24  # ...up to this many; beyond, callers are told at once that the app is busy
+ACTIVE = 16  # questions answered at once (they share forward passes); more wait...
+WAITING = 20  # ...up to this many (Gradio runs at most 40 handlers); beyond, callers are told "busy"
 MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads only the first ~250 words
 MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413
 Message = dict[str, Any]

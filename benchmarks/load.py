@@ -15,8 +15,13 @@ starts on an idle server) and are counted; requests/s is completed requests over
 wall time, drain included.
 
 The client speaks Gradio's HTTP API directly (no ``gradio_client``) over one ``httpx.AsyncClient``
-in one asyncio loop, so it stays light next to the server on a small machine. Gradio 6's protocol for
-a named endpoint, as read in ``gradio/routes.py`` and checked against the running app:
+in one asyncio loop, so it stays light next to the server on a small machine. The app serves ``/ask``
+without Gradio's queue (its own gate limits the work and answers "busy" beyond it), so by default
+(``--route run``) a call is one ``POST /gradio_api/run/ask`` with ``{"data": [question, k]}``, answered
+``{"data": [result], ...}`` or, on an error such as busy, HTTP 500 with ``{"error": message}``.
+Each simulated client sends its own ``session_hash``, as ``gradio_client`` does (without one, Gradio
+builds a fresh session, with the configuration of every component of the page, for every request).
+``--route call`` uses Gradio's two-step queued protocol instead, as read in ``gradio/routes.py``:
 
 1. ``POST /gradio_api/call/ask`` with ``{"data": [question, k]}`` answers ``{"event_id": ID}``
    (200). When the queue is full it answers 503 with ``{"detail": "Queue is full. Max size is 64 and
@@ -57,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,15 +152,48 @@ def shape_problem(result: Any, question: str, k: int) -> str | None:
 
 
 def busy_or_error(message: str) -> Outcome:
-    kind = "busy" if "queue is full" in message.lower() else "error"
+    lowered = message.lower()
+    kind = "busy" if "queue is full" in lowered or "the app is busy" in lowered or "stayed busy" in lowered else "error"
     return Outcome(kind, 0.0, re.sub(r"and size is \d+", "and size is N", message))
 
 
-async def ask(http: httpx.AsyncClient, base: str, question: str, k: int) -> Outcome:
-    """One call of ``/ask`` through Gradio's two-step HTTP API; latency from POST to result."""
+ROUTE = "run"  # set from --route in main()
+
+
+async def ask(http: httpx.AsyncClient, base: str, question: str, k: int, session: str | None = None) -> Outcome:
+    """One call of ``/ask``: the direct route (``--route run``) or the two-step queued one (``call``).
+
+    ``session`` is the client's session hash, sent as ``gradio_client`` sends its own.
+    """
+    if ROUTE == "run":
+        return await ask_direct(http, base, question, k, session)
+    return await ask_queued(http, base, question, k, session)
+
+
+async def ask_direct(http: httpx.AsyncClient, base: str, question: str, k: int, session: str | None) -> Outcome:
+    """``POST /gradio_api/run/ask`` answers the result itself (the app serves /ask without the queue)."""
     start = time.perf_counter()
     try:
-        response = await http.post(f"{base}/gradio_api/call/{API_NAME}", json={"data": [question, k]})
+        body = {"data": [question, k]} | ({"session_hash": session} if session else {})
+        response = await http.post(f"{base}/gradio_api/run/{API_NAME}", json=body)
+        body = response.json()
+        if response.status_code != 200:
+            message = body.get("error") or body.get("detail") if isinstance(body, dict) else body
+            return busy_or_error(f"HTTP {response.status_code}: {str(message)[:200]}")
+        seconds = time.perf_counter() - start
+        result = body["data"][0]
+        problem = shape_problem(result, question, k)
+        return Outcome("bad shape", seconds, problem) if problem else Outcome("ok", seconds)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return Outcome("error", 0.0, f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+async def ask_queued(http: httpx.AsyncClient, base: str, question: str, k: int, session: str | None) -> Outcome:
+    """One call of ``/ask`` through Gradio's two-step queued HTTP API; latency from POST to result."""
+    start = time.perf_counter()
+    try:
+        body = {"data": [question, k]} | ({"session_hash": session} if session else {})
+        response = await http.post(f"{base}/gradio_api/call/{API_NAME}", json=body)
         if response.status_code != 200:
             try:
                 detail = response.json().get("detail", response.text)
@@ -201,11 +240,12 @@ async def client_loop(
     backoff: float,
     out: list[Outcome],
 ) -> None:
-    """A closed-loop client: ask, wait for the answer, ask again, until ``deadline``."""
+    """A closed-loop client with its own session: ask, wait for the answer, ask again, until ``deadline``."""
+    session = uuid.uuid4().hex[:11]
     while time.perf_counter() < deadline:
         try:
             async with asyncio.timeout(timeout):
-                outcome = await ask(http, base, next(questions), k)
+                outcome = await ask(http, base, next(questions), k, session)
         except TimeoutError:
             outcome = Outcome("error", 0.0, f"no answer within {timeout:g} s")
         out.append(outcome)
@@ -284,8 +324,8 @@ def tail(log: IO[bytes], lines: int = 20) -> str:
     return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
 
 
-def start_app(log: IO[bytes], startup: float) -> tuple[subprocess.Popen[bytes], str, float]:
-    """Start ``python app.py`` on a free loopback port; return it, its URL and the seconds to serve."""
+def start_app(log: IO[bytes], startup: float, script: str = "app.py") -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start ``python SCRIPT`` on a free loopback port; return it, its URL and the seconds to serve."""
     port = free_port()
     env = {
         **os.environ,
@@ -295,7 +335,7 @@ def start_app(log: IO[bytes], startup: float) -> tuple[subprocess.Popen[bytes], 
     }
     # Own session: a Ctrl-C in the terminal reaches only this script, which then stops the app itself.
     proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, script], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     began = time.perf_counter()
@@ -423,7 +463,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backoff", type=float, default=0.2, help="Pause after a busy/failed answer (default 0.2).")
     parser.add_argument("--startup", type=float, default=240.0, help="Seconds to wait for the app (default 240).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the question order (default 0).")
+    parser.add_argument(
+        "--app",
+        default="app.py",
+        help="Script to start (default app.py; benchmarks/trivial_app.py measures Gradio alone).",
+    )
+    parser.add_argument(
+        "--route",
+        choices=("run", "call"),
+        default="run",
+        help="run: POST /gradio_api/run/ask, answered directly (how the app serves /ask); "
+        "call: the two-step queued /gradio_api/call/ask (default run).",
+    )
     args = parser.parse_args(argv)
+    global ROUTE
+    ROUTE = args.route
     try:
         args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
     except ValueError:
@@ -462,9 +516,9 @@ def main(argv: list[str] | None = None) -> int:
                 base = args.url.rstrip("/")
                 print(f"- app: attached to {base}")
             else:
-                proc, base, startup = start_app(log, args.startup)
+                proc, base, startup = start_app(log, args.startup, args.app)
                 args.server_pid = proc.pid
-                print(f"- app: `{sys.executable} app.py` (pid {proc.pid}) at {base}, serving after {startup:.1f} s")
+                print(f"- app: `{sys.executable} {args.app}` (pid {proc.pid}) at {base}, serving after {startup:.1f} s")
             print(f"- Gradio {gradio_version(base)}; warm-up: {args.warmup} requests", flush=True)
             asyncio.run(bench(base, questions, args, levels))
         except KeyboardInterrupt:

@@ -178,14 +178,16 @@ class CoalescingEmbedder:
     """Runs single-text ``encode`` calls made at the same time by several threads as one batch.
 
     The first caller runs at once with whatever is pending; callers arriving while a batch runs wait
-    and go together in the next one. No caller waits for company, so a lone question pays nothing;
-    under load, many questions share one forward pass. Other calls go straight to the wrapped model.
+    and go together in the next one, led by the oldest of them. No caller waits for company, so a
+    lone question pays nothing; under load, many questions share one forward pass. Each waiting
+    caller sleeps on its own event, so finishing a batch wakes only its callers and the next leader.
+    Other calls go straight to the wrapped model.
     """
 
     def __init__(self, inner: Embedder, max_batch: int = 32) -> None:
         self._inner = inner
         self._max_batch = max_batch
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_Job] = []
         self._running = False
 
@@ -204,39 +206,53 @@ class CoalescingEmbedder:
         if len(texts) != 1 or progress is not None:
             return self._inner.encode(texts, progress)
         job = _Job(texts[0])
-        with self._cond:
+        with self._lock:
             self._pending.append(job)
-            while not job.done:
-                if self._running:
-                    self._cond.wait()
-                    continue
-                self._running = True
-                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-                self._cond.release()
-                try:
-                    vectors = self._inner.encode([j.text for j in batch])
-                    for j, vector in zip(batch, vectors, strict=True):
-                        j.vector = vector
-                except BaseException as exc:  # every waiting caller gets the failure, not a hang
-                    for j in batch:
-                        j.error = exc
-                finally:
-                    self._cond.acquire()
-                    for j in batch:
-                        j.done = True
-                    self._running = False
-                    self._cond.notify_all()
+            job.lead = not self._running
+            self._running = True
+        while not job.done:
+            if job.lead:
+                self._run_batch()
+            else:
+                job.wake.wait()
+                job.wake.clear()
         if job.error is not None:
             raise job.error
         assert job.vector is not None
         return job.vector.reshape(1, -1)
 
+    def _run_batch(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        try:
+            vectors = self._inner.encode([j.text for j in batch])
+            for j, vector in zip(batch, vectors, strict=True):
+                j.vector = vector
+        except BaseException as exc:  # every caller of the batch gets the failure, not a hang
+            for j in batch:
+                j.error = exc
+        with self._lock:
+            for j in batch:
+                j.done = True
+                j.lead = False
+            successor = self._pending[0] if self._pending else None
+            if successor is not None:
+                successor.lead = True
+            else:
+                self._running = False
+        for j in batch:
+            j.wake.set()
+        if successor is not None:
+            successor.wake.set()
+
 
 class _Job:
-    __slots__ = ("done", "error", "text", "vector")
+    __slots__ = ("done", "error", "lead", "text", "vector", "wake")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.vector: np.ndarray | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.lead = False
+        self.wake = threading.Event()
