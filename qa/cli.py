@@ -81,7 +81,26 @@ corpus_option = click.option(
 model_option = click.option(
     "--model", envvar="QA_MODEL", default=None, help="sentence-transformers model name or folder [env QA_MODEL]."
 )
-k_option = click.option("-k", "k", default=5, show_default=True, type=int, help="Number of passages to return.")
+
+
+def _parse_k(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    """``-k`` as a whole number ≥ 1, or the one-line error (not click's three-line usage message)."""
+    from .engine import check_k
+    from .errors import QAError
+
+    try:
+        number: object = int(value)
+    except ValueError:
+        number = value
+    try:
+        return check_k(number)
+    except QAError as exc:
+        raise CLIError(str(exc)) from None
+
+
+k_option = click.option(
+    "-k", "k", default="5", show_default=True, callback=_parse_k, help="Number of passages to return."
+)
 fusion_option = click.option(
     "--fusion",
     type=click.Choice(["weighted", "rrf"]),

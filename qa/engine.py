@@ -30,7 +30,8 @@ from .search import (
     RankWeights,
     gather,
     is_answered,
-    rank,
+    reciprocal_rank_fusion,
+    top_ids,
 )
 from .store import IndexConfig, Notice, StoredIndex, index_root, open_index
 
@@ -100,12 +101,13 @@ class Engine:
             raise QuestionError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
         for question in questions:
             check_question(question)
+        if not questions:
+            return []
         cut = [self.embedder.truncate(q) for q in questions]
-        vectors = self._queries.encode([text for text, _ in cut]) if cut else None
+        vectors = self._queries.encode([text for text, _ in cut])
         return [
-            self.answer(question, text, vectors[i], k, fusion=fusion, truncated=truncated)
-            for i, (question, (text, truncated)) in enumerate(zip(questions, cut, strict=True))
-            if vectors is not None
+            self.answer(question, text, vector, k, fusion=fusion, truncated=truncated)
+            for question, (text, truncated), vector in zip(questions, cut, vectors, strict=True)
         ]
 
     def candidates(self, text: str, vector: np.ndarray) -> Candidates:
@@ -117,10 +119,12 @@ class Engine:
     ) -> Answer:
         """Rank passages for ``question``, whose text as the model read it is ``text``, embedded as ``vector``."""
         found = self.candidates(text, vector)
-        order, scores = rank(found, k, self.weights, fusion)
+        weighted = found.scores(self.weights)
+        scores = weighted if fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
+        order = top_ids(scores, k)
         hits = [self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1)]
         # The rule reads the weighted score of the passage ranked first, whatever ranked it.
-        answered = bool(hits) and is_answered(float(found.scores(self.weights)[order[0]]), self.rule)
+        answered = bool(hits) and is_answered(float(weighted[order[0]]), self.rule)
         return Answer(question=question, answered=answered, hits=tuple(hits), truncated=truncated)
 
     def _hit(self, rank_: int, found: Candidates, i: int, score: float) -> Hit:

@@ -27,6 +27,9 @@ from .store import StoredIndex
 
 DEPTH = 100  # candidates taken from each retriever
 RRF_K = 60
+# Rankings: the fitted weighted score, or reciprocal rank fusion of the dense and BM25 rankings alone
+# (the first version of this engine, kept to measure against).
+FUSIONS = ("weighted", "rrf")
 
 
 @dataclass(frozen=True)
@@ -180,24 +183,6 @@ def sentence_coverage(sentence_terms: Any, rows: np.ndarray, query: QueryTerms) 
         return np.zeros(len(rows), dtype=np.float32)
     present = sentence_terms[rows][:, query.ids]
     return np.asarray(present @ query.idf, dtype=np.float32).ravel() / np.float32(query.total_idf)
-
-
-FUSIONS = ("weighted", "rrf")
-
-
-def rank(
-    candidates: Candidates, k: int, weights: RankWeights, fusion: str = "weighted"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ``candidates`` of the ``k`` best, and all candidates' scores.
-
-    ``fusion="weighted"`` is the fitted weighted sum; ``"rrf"`` is reciprocal rank fusion of the dense
-    and BM25 rankings alone (the first version of this engine, kept to measure against).
-    """
-    if fusion == "rrf":
-        scores = reciprocal_rank_fusion(candidates.dense, candidates.lexical)
-    else:
-        scores = candidates.scores(weights)
-    return top_ids(scores, k), scores
 
 
 def reciprocal_rank_fusion(dense: np.ndarray, lexical: np.ndarray, k: int = RRF_K) -> np.ndarray:

@@ -193,7 +193,7 @@ CSS = """
 .qa-cite:hover, .qa-cite:focus {background: #c7d2fe; outline: 2px solid #6366f1;}
 .qa-score {color: var(--body-text-color-subdued);}
 .qa-text {margin: 0; line-height: 1.5;}
-mark.qa-hl {background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px;}
+mark.qa-hl {background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px;}
 .qa-note {font-size: 0.8rem; color: var(--body-text-color-subdued);}
 .qa-source-head {display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; margin-bottom: 0.4rem;}
 .qa-doc {font-weight: 700;}
@@ -201,7 +201,7 @@ mark.qa-hl {background: #fde68a; color: inherit; padding: 0 1px; border-radius: 
 .qa-scroll {position: relative; max-height: calc(100vh - 190px); min-height: 300px; overflow-y: auto;
   white-space: pre-wrap; line-height: 1.6; font-family: 'Lora', Georgia, serif; font-size: 0.92rem; padding-right: 8px;}
 #qa-chat .qa-answer, #qa-chat .qa-question {font-size: 0.95rem;}
-mark.qa-passage {background: #dbeafe; color: inherit; border-radius: 3px; padding: 1px 0;}
+mark.qa-passage {background: #dbeafe; color: #1f2937; border-radius: 3px; padding: 1px 0;}
 mark.qa-passage mark.qa-hl {background: #fde68a;}
 """
 

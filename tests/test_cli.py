@@ -54,6 +54,8 @@ def test_ask_for_a_person_quotes_with_position_and_highlight(run) -> None:  # ty
         (("ask", "   "), "empty"),
         (("ask", "Who?", "-k", "0"), "k must be"),
         (("ask", "Who?", "-k", "-3"), "k must be"),
+        (("ask", "Who?", "-k", "abc"), "k must be"),
+        (("ask", "Who?", "-k", "2.5"), "k must be"),
         (("ask",), "give either a QUESTION"),
     ],
 )
