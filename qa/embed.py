@@ -80,7 +80,22 @@ def resolve_model(model: str | None = None) -> tuple[str, str]:
     return chosen, chosen
 
 
-class SentenceTransformerEmbedder:
+class NamedModel:
+    """The identity part of ``Embedder``: a subclass sets ``_name`` and ``_dimension``."""
+
+    _name: str
+    _dimension: int
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+
+class SentenceTransformerEmbedder(NamedModel):
     """A sentence-transformers model on the CPU, loaded once."""
 
     def __init__(self, model: str | None = None) -> None:
@@ -106,14 +121,6 @@ class SentenceTransformerEmbedder:
             )
         self._dimension = int(dimension)
         self._max_tokens = int(self._model.max_seq_length or 256) - 2  # room for [CLS] and [SEP]
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         items = list(texts)

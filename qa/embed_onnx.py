@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .embed import Progress, SentenceTransformerEmbedder, resolve_model
+from .embed import NamedModel, Progress, SentenceTransformerEmbedder, resolve_model
 from .errors import ModelError
 
 EXPORT_VERSION = 1
@@ -43,7 +43,7 @@ class OnnxExportError(ModelError):
     """The model could not be exported to ONNX, or its ONNX output differs from PyTorch's."""
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(NamedModel):
     """Unit vectors from an exported ONNX graph (pooling and normalisation included)."""
 
     def __init__(self, folder: Path) -> None:
@@ -89,14 +89,6 @@ class OnnxEmbedder:
             raise OnnxExportError(
                 f"the exported model in {folder} could not be loaded ({exc}); it was removed"
             ) from None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         items = list(texts)

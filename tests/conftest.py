@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.embed import NamedModel
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +23,7 @@ BENCH = SHARED / "bench"
 _WORD = re.compile(r"[^\W_]+")
 
 
-class FakeEmbedder:
+class FakeEmbedder(NamedModel):
     """Hashed bag of lower-cased words (and their 4-letter prefixes): similar words, similar vectors.
 
     Deterministic and instant, so most tests run without the real model. ``calls`` counts the texts
@@ -32,14 +34,6 @@ class FakeEmbedder:
         self._dimension = dimension
         self._name = name
         self.calls = 0
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def _vector(self, text: str) -> np.ndarray:
         vec = np.zeros(self._dimension, dtype=np.float32)
