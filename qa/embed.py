@@ -141,18 +141,27 @@ class SentenceTransformerEmbedder(NamedModel):
         return np.ascontiguousarray(out)
 
     def truncate(self, text: str) -> tuple[str, bool]:
-        # Each token covers at least one character: a short text is read whole, and a prefix of
-        # 32 characters a token holds every token the model reads.
-        if len(text) <= self._max_tokens:
-            return text, False
-        head = text[: self._max_tokens * 32]
-        encoding = self._model.tokenizer(
-            head, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
-        )
-        offsets = encoding["offset_mapping"]
-        if len(offsets) <= self._max_tokens:
-            return (text, False) if head == text else (head, True)
-        return text[: offsets[self._max_tokens - 1][1]], True
+        def token_ends(whole: str) -> list[int]:
+            encoding = self._model.tokenizer(
+                whole, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
+            )
+            return [end for _, end in encoding["offset_mapping"]]
+
+        return cut_to_tokens(text, self._max_tokens, token_ends)
+
+
+def cut_to_tokens(text: str, limit: int, token_ends: Callable[[str], Sequence[int]]) -> tuple[str, bool]:
+    """``text`` up to the end of its ``limit``-th token (what the model reads), and whether it was cut.
+
+    The whole text is tokenized: a prefix cannot stand in for it, since whitespace makes no tokens and
+    one unknown word may be a single token of any length.
+    """
+    if len(text) <= limit:  # every token covers at least one character: nothing to cut
+        return text, False
+    ends = token_ends(text)
+    if len(ends) <= limit:
+        return text, False
+    return text[: ends[limit - 1]], True
 
 
 def make_embedder(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .embed import NamedModel, Progress, SentenceTransformerEmbedder, resolve_model
+from .embed import NamedModel, Progress, SentenceTransformerEmbedder, cut_to_tokens, resolve_model
 from .errors import ModelError
 
 EXPORT_VERSION = 1
@@ -78,13 +78,19 @@ class OnnxEmbedder(NamedModel):
         if not (folder / "export.json").is_file():
             from filelock import FileLock
 
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(folder) + ".lock"):
-                if not (folder / "export.json").is_file():
-                    export(model, folder)
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(folder) + ".lock"):
+                    if not (folder / "export.json").is_file():
+                        export(model, folder)
+            except OSError as exc:
+                raise OnnxExportError(
+                    f"cannot write the exported model to {cache_dir} ({exc.strerror or exc}); "
+                    "point QA_INDEX_DIR at a writable folder"
+                ) from None
         try:
             return cls(folder)
-        except Exception as exc:  # a damaged cache: export again once
+        except Exception as exc:  # a damaged cache: remove it, so that the next start exports it again
             shutil.rmtree(folder, ignore_errors=True)
             raise OnnxExportError(
                 f"the exported model in {folder} could not be loaded ({exc}); it was removed"
@@ -113,14 +119,10 @@ class OnnxEmbedder(NamedModel):
         return np.asarray(vectors, dtype=np.float32)
 
     def truncate(self, text: str) -> tuple[str, bool]:
-        limit = self._max_tokens - 2  # room for [CLS] and [SEP]
-        if len(text) <= limit:  # each token covers at least one character: nothing to cut
-            return text, False
-        head = text[: limit * 32]
-        offsets = self._raw.encode(head, add_special_tokens=False).offsets
-        if len(offsets) <= limit:
-            return (text, False) if head == text else (head, True)
-        return text[: offsets[limit - 1][1]], True
+        def token_ends(whole: str) -> list[int]:
+            return [end for _, end in self._raw.encode(whole, add_special_tokens=False).offsets]
+
+        return cut_to_tokens(text, self._max_tokens - 2, token_ends)  # room for [CLS] and [SEP]
 
 
 def _cache_key(name: str, source: str) -> str:
@@ -165,6 +167,7 @@ def export(model: str | None, folder: Path) -> None:
             raise OnnxExportError(
                 f"the ONNX export of {torch_embedder.name!r} differs from PyTorch (cosine {agreement:.5f})"
             )
+        shutil.rmtree(folder, ignore_errors=True)  # the remains of an export that was cut short
         staging.rename(folder)
     except OnnxExportError:
         shutil.rmtree(staging, ignore_errors=True)

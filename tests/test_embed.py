@@ -28,10 +28,22 @@ def test_onnx_and_pytorch_give_the_same_unit_vectors(real_embedder: object) -> N
 
 def test_truncation_agrees_between_backends(real_embedder: OnnxEmbedder) -> None:
     torch_model = SentenceTransformerEmbedder()
-    for text in ["short question?", "word " * 1000, "naïve café " * 300, "x" * 100_000]:
+    padded = " " * 9_000 + "Which automaker launched the Zhijie X9?"
+    for text in [
+        "short question?",
+        "word " * 1000,
+        "naïve café " * 300,
+        "x" * 100_000,
+        padded,
+        "\n" * 9_000 + "word " * 1000,
+    ]:
         assert real_embedder.truncate(text) == torch_model.truncate(text)
     cut, truncated = real_embedder.truncate("word " * 1000)
     assert truncated and ("word " * 1000).startswith(cut) and len(cut) < 2000
+    # Whitespace makes no tokens: a question after a long run of it is read whole, not cut to blanks.
+    assert real_embedder.truncate(padded) == (padded, False)
+    cut, truncated = real_embedder.truncate("\n" * 9_000 + "word " * 1000)
+    assert truncated and cut.endswith("word") and cut.count("word") == 254
 
 
 def test_a_damaged_export_is_removed_and_made_again(tmp_path: Path) -> None:
@@ -47,3 +59,12 @@ def test_a_damaged_export_is_removed_and_made_again(tmp_path: Path) -> None:
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(ModelError, match="not a backend"):
         make_embedder(backend="tensorflow")
+
+
+def test_an_unwritable_model_cache_falls_back_to_pytorch_with_a_notice(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    notices: list[str] = []
+    embedder = make_embedder(cache_dir=blocker / "models", notice=notices.append)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert len(notices) == 1 and "cannot write the exported model" in notices[0] and "QA_INDEX_DIR" in notices[0]
