@@ -169,7 +169,7 @@ def open_index(
     except Timeout:
         raise IndexStoreError(
             f"another process has held the index lock {home / 'lock'} for {LOCK_TIMEOUT_S:.0f} s; "
-            "wait for it to finish or delete the lock file if no qa process is running"
+            "another qa process is building it: wait for it to finish, or stop it"
         ) from None
     except OSError as exc:
         raise IndexStoreError(
@@ -195,7 +195,7 @@ def _read_manifest(folder: Path) -> Manifest:
         return Manifest.from_json(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise StaleIndexError("its manifest is missing") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StaleIndexError(f"its manifest is unreadable ({type(exc).__name__})") from None
 
 

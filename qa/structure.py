@@ -24,7 +24,7 @@ _CAPTION = re.compile(
     re.IGNORECASE,
 )
 _MARKER = re.compile(r"^(?:(?:part|chapter|section)\s+)?\d{1,3}[.)]?$", re.IGNORECASE)
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*?)\s*#*$")
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(\S.*?)(?:\s+#+)?\s*$")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s")
 _TERMINAL = re.compile(r"[.!?…。！？:;,\"'”’)\]]$")
 
@@ -165,8 +165,7 @@ def parse_layout(text: str) -> Layout:
             pending_marker = None
             continue
         nxt = _next(lines, ln)
-        length = ln.end - ln.start
-        if pending_marker is not None and length <= TITLE_MAX_CHARS:
+        if pending_marker is not None and _reads_as_heading(text[ln.start : ln.end]):
             close()
             section = f"{pending_marker} {text[ln.start : ln.end]}"
             pending_marker = None
@@ -192,6 +191,11 @@ def _next(lines: list[Line], line: Line) -> Line:
     if line.number < len(lines):
         return lines[line.number]
     return Line(line.number + 1, line.end, line.end, Kind.BLANK)
+
+
+def _reads_as_heading(line: str) -> bool:
+    """After a marker such as ``01``: a short line that does not end as a sentence is its heading."""
+    return len(line) <= HEADING_MAX_CHARS and not line.endswith((".", "。"))
 
 
 def _looks_like_heading(text: str, line: Line, nxt: Line, wrapped: bool, current: list[Line]) -> bool:

@@ -155,3 +155,13 @@ def test_damaged_current_pointer_is_rebuilt(opener: Opener) -> None:
     home = opener.version_folder().parent
     (home / "CURRENT").write_text("../../etc")
     assert opener().rebuilt
+
+
+def test_a_manifest_of_the_wrong_shape_is_rebuilt(opener: Opener) -> None:
+    opener()
+    path = opener.version_folder() / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["files"] = ["not", "an", "object"]
+    path.write_text(json.dumps(manifest))
+    assert opener().rebuilt
+    assert "manifest is unreadable" in opener.notices[-1]

@@ -71,3 +71,24 @@ def test_a_one_line_document_is_a_paragraph_not_a_title() -> None:
     layout = parse_layout("Only one short line.")
     assert layout.title is None
     assert len(layout.paragraphs) == 1
+
+
+def test_a_sentence_after_a_number_line_stays_a_paragraph() -> None:
+    text = (
+        "A title for the piece\n"
+        "3\n"
+        "The company sold five million cars last year in China, more than ever before.\n"
+        "Exports doubled.\n"
+    )
+    layout = parse_layout(text)
+    assert [text[p.start : p.end] for p in layout.paragraphs] == [
+        "The company sold five million cars last year in China, more than ever before.",
+        "Exports doubled.",
+    ]
+
+
+def test_markdown_heading_keeps_a_hash_that_ends_a_word_and_drops_a_closing_sequence() -> None:
+    text = "# Intro to C#\n\n## Setup ##\n\nSome text here.\n"
+    layout = parse_layout(text)
+    assert layout.title is not None and text[layout.title.start : layout.title.end] == "Intro to C#"
+    assert layout.paragraphs[0].section == "Setup"
