@@ -172,8 +172,8 @@ def make_embedder(
 ) -> Embedder:
     """The embedder for ``model``: ONNX Runtime unless ``backend``/``$QA_BACKEND`` says ``torch``.
 
-    ``cache_dir`` holds exported ONNX models. When the export fails, PyTorch is used and ``notice``
-    is told why.
+    ``cache_dir`` holds exported ONNX models (default: ``models`` in the index folder). When the export
+    fails, PyTorch is used and ``notice`` is told why.
     """
     chosen = (backend or os.environ.get(BACKEND_ENV, "").strip() or "onnx").lower()
     if chosen not in BACKENDS:
@@ -183,7 +183,11 @@ def make_embedder(
     from .embed_onnx import OnnxEmbedder, OnnxExportError
 
     try:
-        return OnnxEmbedder.open(model, cache_dir or Path(".qa-index") / "models")
+        if cache_dir is None:
+            from .store import index_root
+
+            cache_dir = index_root() / "models"
+        return OnnxEmbedder.open(model, cache_dir)
     except OnnxExportError as exc:
         if notice is not None:
             notice(f"{exc}; using PyTorch instead")

@@ -108,17 +108,14 @@ class LexicalIndex:
         df = int(self._doc_freq[self._ids[term]]) if term in self._ids else 0
         return math.log1p((n - df + 0.5) / (df + 0.5))
 
-    def known(self, term: str) -> bool:
-        return term in self._ids
-
     def query(self, query_terms: Sequence[str]) -> QueryTerms:
         """The question's distinct terms as the index sees them, for coverage scores."""
-        distinct = list(dict.fromkeys(query_terms))
-        known = [t for t in distinct if t in self._ids]
+        idf = {t: self.idf(t) for t in query_terms}  # distinct terms, in order
+        known = [t for t in idf if t in self._ids]
         return QueryTerms(
             ids=np.array([self._ids[t] for t in known], dtype=np.int64),
-            idf=np.array([self.idf(t) for t in known], dtype=np.float32),
-            total_idf=float(sum(self.idf(t) for t in distinct)),
+            idf=np.array([idf[t] for t in known], dtype=np.float32),
+            total_idf=float(sum(idf.values())),
         )
 
     def presence(self, documents: Sequence[Sequence[str]]) -> Any:
