@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         engine = Engine.open(args.corpus, model=args.model, notice=lambda m: print(f"qa: {m}", file=sys.stderr))
     except QAError as exc:
         sys.exit(f"qa: error: {exc}")
-    launch(build(engine), share=args.share or None)
+    launch(build(engine), share=args.share)  # False, not None: GRADIO_SHARE cannot open a link
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ normalisation, no stripping. Every offset the library reports indexes this text.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -51,7 +52,9 @@ def max_document_bytes() -> int:
     try:
         megabytes = float(raw) if raw else DEFAULT_MAX_MB
     except ValueError:
-        raise CorpusError(f"{MAX_MB_ENV}={raw!r} is not a number; set it to a size in MB, e.g. 50") from None
+        megabytes = math.nan
+    if not math.isfinite(megabytes) or megabytes <= 0:
+        raise CorpusError(f"{MAX_MB_ENV}={raw!r} is not a size; set it to a positive number of MB, e.g. 50")
     return int(megabytes * 1_000_000)
 
 

@@ -67,7 +67,7 @@ def read_questions(path: Path) -> list[Question]:
             row = json.loads(line)
             question = row["q"]
             answers = tuple(Gold(int(a["start"]), int(a["end"]), str(a["text"])) for a in row.get("answers", []))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise QAError(
                 f"{path}:{number}: not a question row ({type(exc).__name__}: {exc}); "
                 'each line must be JSON like {"q": "your question"} or plain text'

@@ -79,19 +79,25 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        started = too_large = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    too_large = True
                     raise _TooLargeError
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if too_large:  # the app caught the cut-off body and answers it (FastAPI: 400): say 413 instead
+                if not started:
+                    started = True
+                    await self._refuse(send)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

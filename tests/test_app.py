@@ -121,3 +121,18 @@ def test_the_server_binds_to_loopback_and_opens_no_share_link(
         assert not demo.share
     finally:
         demo.close()
+
+
+def test_main_opens_no_share_link_even_when_gradio_share_is_set(
+    fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setenv("GRADIO_SHARE", "true")
+    monkeypatch.setattr(app.Engine, "open", lambda *args, **kwargs: fake_engine)
+    monkeypatch.setattr(app, "launch", lambda demo, **kwargs: seen.update(kwargs))
+    app.main([])
+    assert seen["share"] is False
+    app.main(["--share"])
+    assert seen["share"] is True

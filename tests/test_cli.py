@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
+from qa.engine import Engine
 from tests.conftest import FakeEmbedder
+from tests.test_engine import check_contract
 
 
 @pytest.fixture
@@ -31,11 +33,13 @@ def one_line_error(result, text: str) -> None:  # type: ignore[no-untyped-def]
     assert "Traceback" not in result.output
 
 
-def test_ask_json_prints_the_contract(run) -> None:  # type: ignore[no-untyped-def]
+def test_ask_json_prints_the_contract(run, fake_engine: Engine) -> None:  # type: ignore[no-untyped-def]
     result = run("ask", "Who launched Qijing?", "-k", "2", "--json")
     assert result.exit_code == 0
     obj = json.loads(result.stdout)
-    assert obj["question"] == "Who launched Qijing?" and len(obj["passages"]) == 2
+    assert obj["question"] == "Who launched Qijing?"
+    check_contract(obj, fake_engine, 2)
+    assert obj == fake_engine.ask("Who launched Qijing?", 2).to_json()
 
 
 def test_ask_for_a_person_quotes_with_position_and_highlight(run) -> None:  # type: ignore[no-untyped-def]
@@ -87,6 +91,12 @@ def test_questions_file_answers_each_line_in_order(run, tmp_path: Path) -> None:
         "What powertrains will the Zhijie X9 offer?",
         "Who is Yu?",
     ]
+
+
+def test_questions_file_with_an_out_of_range_number_names_the_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"q": "Fine?"}\n{"q": "Who?", "answers": [{"start": 1e999, "end": 2, "text": "x"}]}\n')
+    one_line_error(run("ask", "--questions", str(path), "--json"), "q.jsonl:2: not a question row")
 
 
 def test_questions_file_with_an_empty_question_names_it(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -85,6 +85,15 @@ def test_oversized_document_is_refused_with_the_limit(tmp_path: Path, monkeypatc
         read_document(path, "big.txt")
 
 
+@pytest.mark.parametrize("value", ["lots", "nan", "inf", "0", "-5"])
+def test_a_bad_size_limit_setting_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("QA_MAX_DOC_MB", value)
+    path = tmp_path / "doc.txt"
+    path.write_text("Some text.", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"QA_MAX_DOC_MB=.* positive number of MB"):
+        read_document(path, "doc.txt")
+
+
 def test_same_name_from_two_folders_is_an_error(tmp_path: Path) -> None:
     for sub in ("one", "two"):
         (tmp_path / sub).mkdir()

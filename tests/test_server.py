@@ -89,6 +89,21 @@ def test_body_limit_refuses_large_declared_and_streamed_bodies() -> None:
     assert streamed.messages[0]["status"] == 413
 
 
+async def catching_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Like FastAPI: an error while reading the body is caught and answered with a 400."""
+    try:
+        await echo_app(scope, receive, send)
+    except Exception:
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b"There was an error parsing the body"})
+
+
+def test_body_limit_answers_413_even_when_the_app_catches_the_streamed_overflow() -> None:
+    streamed = call(BodyLimit(catching_app, limit=10), [b"123456", b"789012"], None)
+    assert [m.get("status") for m in streamed.messages if m["type"] == "http.response.start"] == [413]
+    assert b"limit is 10 bytes" in streamed.messages[1]["body"]
+
+
 def test_many_threads_asking_at_once_get_their_own_answers(fake_engine: Engine) -> None:
     questions = ["Who launched Qijing?", "What powertrains will the Zhijie X9 offer?", "What is the capital of France?"]
     expected = {q: fake_engine.ask(q, 3).to_json() for q in questions}
