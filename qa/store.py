@@ -168,8 +168,8 @@ def open_index(
             return _build(home, corpus, embedder, cfg, say, progress)
     except Timeout:
         raise IndexStoreError(
-            f"another process has held the index lock {home / 'lock'} for {LOCK_TIMEOUT_S:.0f} s; "
-            "another qa process is building it: wait for it to finish, or stop it"
+            f"another qa process has been building the index in {home} for over {LOCK_TIMEOUT_S:.0f} s "
+            "(it holds the lock); wait for it to finish, or stop it"
         ) from None
     except OSError as exc:
         raise IndexStoreError(
