@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .corpus import Document
 from .sentences import DEFAULT_MAX_CHARS, split_sentences
-from .structure import parse_layout
+from .structure import LINE_BREAK, parse_layout
 
 Span = tuple[int, int]
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def split_document(document: Document, config: SplitConfig | None = None) -> lis
     """
     cfg = config or SplitConfig()
     text = document.text
-    line_starts = [m.end() for m in _LINE_BREAK.finditer(text)]
+    line_starts = [m.end() for m in LINE_BREAK.finditer(text)]
     layout = parse_layout(text)
     blocks = [layout.title] if layout.title else []
     blocks.extend(layout.paragraphs)

@@ -209,7 +209,8 @@ def _file_entry(path: Path) -> FileEntry:
     return FileEntry(size=size, sha256=digest.hexdigest())
 
 
-def _check_manifest(manifest: Manifest, corpus: Corpus, embedder: Embedder, cfg: IndexConfig) -> None:
+def _check_settings(manifest: Manifest, embedder: Embedder, cfg: IndexConfig) -> None:
+    """The format, model and settings the index was built with are this run's."""
     if manifest.format_version != FORMAT_VERSION:
         raise StaleIndexError(f"it has format version {manifest.format_version}, this qa writes {FORMAT_VERSION}")
     if manifest.model != embedder.name:
@@ -218,6 +219,10 @@ def _check_manifest(manifest: Manifest, corpus: Corpus, embedder: Embedder, cfg:
         raise StaleIndexError(f"its vectors have {manifest.dimension} dimensions, the model gives {embedder.dimension}")
     if manifest.config != cfg:
         raise StaleIndexError("it was built with other splitting or index settings")
+
+
+def _check_manifest(manifest: Manifest, corpus: Corpus, embedder: Embedder, cfg: IndexConfig) -> None:
+    _check_settings(manifest, embedder, cfg)
     stored = {d.name: d.sha256 for d in manifest.documents}
     current = {d.name: d.sha256 for d in corpus.documents}
     if stored != current:
@@ -306,13 +311,7 @@ def _reusable(
     try:
         folder = _current_folder(home)
         manifest = _read_manifest(folder)
-        if (
-            manifest.format_version != FORMAT_VERSION
-            or manifest.model != embedder.name
-            or manifest.dimension != embedder.dimension
-            or manifest.config != cfg
-        ):
-            return {}
+        _check_settings(manifest, embedder, cfg)
         old = _load_folder(folder, manifest, rebuilt=False)
     except StaleIndexError:
         return {}

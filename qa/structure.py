@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _CAPTION = re.compile(
     r"^(?:image|images|photo|photos|picture|figure|fig\.|source|credit|图片?|来源)\s*[/:：|]"
     r"|^!\[[^\]]*\]\([^)]*\)$",
@@ -77,7 +77,7 @@ def split_lines(text: str) -> list[Line]:
     lines: list[Line] = []
     pos = 0
     number = 1
-    for brk in _LINE_BREAK.finditer(text):
+    for brk in LINE_BREAK.finditer(text):
         lines.append(_classify(text, number, pos, brk.start()))
         pos = brk.end()
         number += 1
