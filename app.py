@@ -20,10 +20,12 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from qa import web
+from qa.chat import Conversation
+from qa.embedders import make_embedder
 from qa.engine import DEFAULT_K, Engine
 from qa.errors import QAError, QuestionError
-from qa.search import Answer
-from qa.server import BodyLimit, Gate
+from qa.results import Answer, Hit
+from qa.server import BodyLimit, CoalescingEmbedder, Gate
 
 MAX_K = 10
 CHAT_CONCURRENCY = 2  # chat turns run at once; more wait in Gradio's queue, up to QUEUE_SIZE
@@ -41,49 +43,40 @@ class Handlers:
     def __init__(self, engine: Engine, gate: Gate | None = None) -> None:
         self.engine = engine
         self.gate = gate or Gate(ACTIVE, WAITING)
-        self._doc_index = {d.name: i for i, d in enumerate(engine.documents)}
-        self._passages = {(p.doc, p.start, p.end): p for p in engine.passages}
 
     def first_source(self) -> str:
         return web.source_html(self.engine.documents[0])
 
-    def respond(self, question: str, k: float, history: list[Message] | None) -> tuple[list[Message], str, Any]:
-        """Answer one chat turn: (new history, cleared question box, source panel)."""
+    def respond(
+        self, question: str, k: float, history: list[Message] | None, chat: Conversation | None
+    ) -> tuple[list[Message], str, Any, Conversation]:
+        """Answer one chat turn: (new history, cleared question box, source panel, conversation)."""
         history = list(history or [])
+        chat = chat or Conversation()
         if not (question or "").strip():
             gr.Warning("Type a question about the article first.")
-            return history, question, gr.skip()
+            return history, question, gr.skip(), chat
         try:
             answer = self._ask(question, int(k))
         except QuestionError as exc:
             gr.Warning(str(exc))
-            return history, question, gr.skip()
+            return history, question, gr.skip(), chat
         except QAError as exc:
             raise gr.Error(str(exc)) from None
-        history.append({"role": "user", "content": web.question_html(question)})
-        history.append({"role": "assistant", "content": web.answer_html(answer, self._doc_index)})
+        history = chat.add(answer, history)
         source: Any = gr.skip()
         if answer.hits:
-            top = answer.hits[0]
-            highlight = (top.highlight.start, top.highlight.end)
-            source = web.source_html(self.engine.document(top.passage.doc), top.passage, highlight)
-        return history, "", source
+            source = self._source(answer.hits[0])
+        return history, "", source, chat
 
-    def show_citation(self, value: str) -> str:
-        """The source panel for a clicked citation badge (its citation class, then a click nonce)."""
-        documents = self.engine.documents
-        try:
-            cite = web.parse_citation(value, documents)
-        except QAError as exc:
-            raise gr.Error(str(exc)) from None
-        document = documents[cite.doc]
-        passage = self._passages.get((document.name, cite.start, cite.end))
-        if passage is None:
-            raise gr.Error("that passage is not in the index any more; ask the question again")
-        return web.source_html(document, passage, (cite.highlight_start, cite.highlight_end))
+    def show_citation(self, chat: Conversation | None, selected: gr.SelectData) -> Any:
+        """The source panel for the quote the user clicked in the chat (anything else changes nothing)."""
+        index = selected.index
+        hit = chat.hit_at(index) if chat is not None and isinstance(index, int) else None
+        return gr.skip() if hit is None else self._source(hit)
 
-    def clear(self) -> tuple[list[Message], str, str]:
-        return [], "", self.first_source()
+    def clear(self) -> tuple[list[Message], str, str, Conversation]:
+        return [], "", self.first_source(), Conversation()
 
     def api_ask(self, question: str, k: int = DEFAULT_K) -> dict[str, Any]:
         """Answer a question: the same JSON object as `qa ask --json`."""
@@ -91,6 +84,11 @@ class Handlers:
             return self._ask(question, k).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
+
+    def _source(self, hit: Hit) -> str:
+        """The cited document in the source panel, the passage and its highlight marked."""
+        document = self.engine.document(hit.passage.doc)
+        return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
     def _ask(self, question: str, k: int) -> Answer:
         if isinstance(question, str) and len(question) > MAX_QUESTION_CHARS:
@@ -146,19 +144,25 @@ def build(engine: Engine) -> gr.Blocks:
                     gr.Examples([[q] for q in web.ARTICLE_EXAMPLES], inputs=[question], label="Try")
             with gr.Column(scale=2, min_width=340):
                 source = gr.HTML(h.first_source(), label="The article", elem_id="qa-source")
-        cite_box = gr.Textbox(visible="hidden", elem_id="qa-cite-box")
+        conversation = gr.State(None)
 
         answered = gr.on(
             triggers=[question.submit, send.click],
             fn=h.respond,
-            inputs=[question, k, chat],
-            outputs=[chat, question, source],
+            inputs=[question, k, chat, conversation],
+            outputs=[chat, question, source, conversation],
             api_visibility="private",
         )
         answered.then(fn=None, js=web.JS_SHOW_ANSWER)
-        shown = cite_box.change(h.show_citation, cite_box, source, api_visibility="private")
+        shown = chat.select(h.show_citation, conversation, source, api_visibility="private")
         shown.then(fn=None, js=web.JS_SHOW_CITATION)
-        clear.click(h.clear, None, [chat, question, source], api_visibility="private")
+        gr.on(
+            triggers=[clear.click, chat.clear],
+            fn=h.clear,
+            inputs=None,
+            outputs=[chat, question, source, conversation],
+            api_visibility="private",
+        )
         # The API skips Gradio's queue (about 9 ms a request here); the gate limits it instead.
         gr.api(h.api_ask, api_name="ask", queue=False)  # type: ignore[attr-defined]
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=QUEUE_SIZE)
@@ -173,7 +177,6 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
             font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "sans-serif"),
         ),
         css=web.CSS,
-        js=web.JS_CITATIONS,
         footer_links=["api"],
         ssr_mode=False,
         app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES)]},
@@ -187,8 +190,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="sentence-transformers model name or folder.")
     parser.add_argument("--share", action="store_true", help="Also open a public Gradio share link.")
     args = parser.parse_args(argv)
+
+    def notice(message: str) -> None:
+        print(f"qa: {message}", file=sys.stderr)
+
     try:
-        engine = Engine.open(args.corpus, model=args.model, notice=lambda m: print(f"qa: {m}", file=sys.stderr))
+        # Questions asked at the same time by several users share one forward pass of the model.
+        embedder = CoalescingEmbedder(make_embedder(args.model, notice=notice))
+        engine = Engine.open(args.corpus, embedder=embedder, notice=notice)
     except QAError as exc:
         sys.exit(f"qa: error: {exc}")
     launch(build(engine), share=args.share)  # False, not None: GRADIO_SHARE cannot open a link

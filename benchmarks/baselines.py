@@ -17,8 +17,8 @@ loaded once):
    passages ranked by plain RRF of dense and BM25, ``--fusion rrf``) and the engine as it ships.
 
 Peers neither highlight nor reject: their highlight@1 is shown as "–" and their rejection rates are 0
-(they always answer). Peer rankings are wrapped into ``qa.search.Answer`` objects so that every row is
-scored by the same ``qa.evaluate.score`` (same hit definition, same median of passage lengths).
+(they always answer). Each peer is wrapped as a ``qa.evaluate.Answerer`` (``Peer``), so that every row
+is measured by the same ``qa.evaluate.evaluate`` (same hit definition, same median of passage lengths).
 """
 
 from __future__ import annotations
@@ -34,13 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.corpus import Document, read_document
 from qa.dense import DenseIndex
-from qa.embed import Embedder, make_embedder
+from qa.embed import Embedder
+from qa.embedders import make_embedder
 from qa.engine import Engine
-from qa.evaluate import Metrics, Question, mean_metrics, read_questions, score
+from qa.evaluate import Metrics, Question, evaluate, mean_metrics, read_questions
 from qa.lexical import LexicalIndex, terms
 from qa.passages import Passage
-from qa.search import Answer, Highlight, Hit, top_ids
+from qa.results import Answer, Highlight, Hit
+from qa.search import top_ids
 from qa.structure import parse_layout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,14 +200,37 @@ def peer_setups() -> list[Setup]:
     ]
 
 
-def as_answer(question: str, ranked: Sequence[Span], doc: str, text: str) -> Answer:
-    """A peer's ranked spans as an always-answered ``Answer`` (highlight = whole passage, unused)."""
-    hits = []
-    for rank, (start, end) in enumerate(ranked, start=1):
-        quote = text[start:end]
-        passage = Passage(doc=doc, start=start, end=end, section=None, paragraph=0, line=0, sentences=((start, end),))
-        hits.append(Hit(rank=rank, score=0.0, passage=passage, text=quote, highlight=Highlight(start, end, quote)))
-    return Answer(question=question, answered=True, hits=tuple(hits))
+class Peer:
+    """A peer setup over one document, answering like the engine (``qa.evaluate.Answerer``).
+
+    Its answers are always "answered"; the highlight is the whole passage (not scored for peers).
+    """
+
+    def __init__(self, document: Document, spans: list[Span], retriever: Retriever, vectors: Callable[..., np.ndarray]):
+        self._document = document
+        self._spans = spans
+        self._retriever = retriever
+        self._vectors = vectors
+        self.passages = tuple(
+            Passage(doc=document.name, start=s, end=e, section=None, paragraph=0, line=0, sentences=((s, e),))
+            for s, e in spans
+        )
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return (self._document,)
+
+    def ask_many(self, questions: Sequence[str], k: int = K, *, fusion: str = "weighted") -> list[Answer]:
+        text = self._document.text
+        answers = []
+        for question, vector in zip(questions, self._vectors(questions), strict=True):
+            hits = []
+            for rank, i in enumerate(self._retriever.rank(vector, question, k), start=1):
+                p = self.passages[int(i)]
+                quote = text[p.start : p.end]
+                hits.append(Hit(rank, 0.0, p, quote, Highlight(p.start, p.end, quote)))
+            answers.append(Answer(question=question, answered=True, hits=tuple(hits)))
+        return answers
 
 
 class Runner:
@@ -214,16 +240,28 @@ class Runner:
         self.embedder = embedder
         self.setups = list(setups)
         self.index_dir = index_dir
-        self._peers: dict[tuple[Path, str], tuple[list[Span], Retriever]] = {}
+        self._peers: dict[tuple[Path, str], Peer] = {}
         self._engines: dict[Path, Engine] = {}
+        self._questions: dict[str, np.ndarray] = {}
         self.seconds: dict[str, float] = {}
 
-    def _peer(self, setup: Setup, path: Path, text: str) -> tuple[list[Span], Retriever]:
+    def _question_vectors(self, questions: Sequence[str]) -> np.ndarray:
+        """Question embeddings, computed once for all setups."""
+        new = [q for q in dict.fromkeys(questions) if q not in self._questions]
+        began = time.perf_counter()
+        for question, vector in zip(new, self.embedder.encode(new) if new else [], strict=True):
+            self._questions[question] = vector
+        self._timed("question embeddings", began)
+        return np.array([self._questions[q] for q in questions])
+
+    def _peer(self, setup: Setup, path: Path) -> Peer:
         key = (path, setup.name)
         if key not in self._peers:
-            spans = setup.split(text)
-            vectors = self.embedder.encode([text[s:e] for s, e in spans])
-            self._peers[key] = (spans, setup.build(text, spans, vectors))
+            document = read_document(path, path.name)
+            spans = setup.split(document.text)
+            vectors = self.embedder.encode([document.text[s:e] for s, e in spans])
+            retriever = setup.build(document.text, spans, vectors)
+            self._peers[key] = Peer(document, spans, retriever, self._question_vectors)
         return self._peers[key]
 
     def _engine(self, path: Path) -> Engine:
@@ -237,30 +275,17 @@ class Runner:
     def measure(self, bench: Bench) -> dict[str, Metrics]:
         """Metrics of every setup (and the engine) on one question file, keyed by setup name."""
         questions: list[Question] = read_questions(bench.questions)
-        text = bench.document.read_text(encoding="utf-8")
         doc = bench.document.name
-        began = time.perf_counter()
-        vectors = self.embedder.encode([q.q for q in questions])
-        self._timed("question embeddings", began)
+        self._question_vectors([q.q for q in questions])
         out: dict[str, Metrics] = {}
         for setup in self.setups:
             began = time.perf_counter()
-            spans, retriever = self._peer(setup, bench.document, text)
-            answers = [
-                as_answer(q.q, [spans[int(i)] for i in retriever.rank(vectors[n], q.q, K)], doc, text)
-                for n, q in enumerate(questions)
-            ]
-            out[setup.name] = score(questions, answers, doc, {doc: text}, [e - s for s, e in spans])
+            out[setup.name] = evaluate(self._peer(setup, bench.document), questions, doc, K)
             self._timed(setup.name, began)
         began = time.perf_counter()
         engine = self._engine(bench.document)
-        target = engine.documents[0].name
-        assert target == doc, (target, doc)
-        texts = {d.name: d.text for d in engine.documents}
-        lengths = [p.end - p.start for p in engine.passages]
         for name, fusion in ((ENGINE_RRF, "rrf"), (ENGINE, "weighted")):
-            answers = engine.ask_many([q.q for q in questions], K, fusion=fusion)
-            out[name] = score(questions, answers, target, texts, lengths)
+            out[name] = evaluate(engine, questions, doc, K, fusion=fusion)
         self._timed(ENGINE, began)
         return out
 

@@ -13,7 +13,7 @@ Uses the engine's own candidate features (``Engine.candidates``), so what is fit
   the odd halves and the held-out set. For comparison, a logistic model over several features of the
   best candidate (``--features``) with its threshold set the same way.
 
-It prints the weights and the threshold as ``qa/search.py`` holds them.
+It prints the weights and the threshold as ``qa/rank.py`` holds them.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from qa.embed import make_embedder
+from qa.embedders import make_embedder
 from qa.engine import Engine
 from qa.evaluate import read_questions
-from qa.search import AnswerRule, Candidates, RankWeights, top_ids
+from qa.rank import AnswerRule, RankWeights
+from qa.search import Candidates, top_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
@@ -72,7 +73,7 @@ ANSWER_FEATURES = ("score", "dense", "sentence", "coverage", "lexical", "margin"
 
 def best_candidate(found: Candidates, weights: RankWeights) -> dict[str, float]:
     """Features of the best candidate (and its margin over the second) for the answered rule."""
-    scores = found.scores(weights)
+    scores = weights.scores(found)
     if not len(scores):
         return dict.fromkeys(ANSWER_FEATURES, 0.0)
     order = top_ids(scores, 2)

@@ -8,7 +8,7 @@ answers, and stops it at the end, also on Ctrl-C or an error. With ``--url`` it 
 
 For each ``--clients`` level, that many clients call ``/ask`` for ``--seconds`` seconds in a closed
 loop: each sends its next question as soon as it has the previous answer. The questions (field ``q``)
-come from ``/work/shared/bench/article-dev.questions.jsonl`` and
+come from ``../shared/bench/article-dev.questions.jsonl`` (beside the project folder) and
 ``benchmarks/data/article-heldout.questions.jsonl``, shuffled with ``--seed`` and handed out in turn.
 When the time is up no new request is sent, the requests in flight are waited for (so the next level
 starts on an idle server) and are counted; requests/s is completed requests over the level's whole
@@ -72,7 +72,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION_FILES = (
-    Path("/work/shared/bench/article-dev.questions.jsonl"),
+    ROOT.parent / "shared" / "bench" / "article-dev.questions.jsonl",
     ROOT / "benchmarks" / "data" / "article-heldout.questions.jsonl",
 )
 API_NAME = "ask"

@@ -35,6 +35,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +94,11 @@ def article_questions() -> list[str]:
     return [json.loads(line)["q"] for path in QUESTION_FILES for line in path.read_text().splitlines() if line.strip()]
 
 
+def retrieve(engine: Any, question: str, vector: np.ndarray) -> object:
+    """Everything ``ask`` does after the question is embedded: search, rank, highlight."""
+    return engine.ranker.rank(engine.candidates(question, vector), question, 5)
+
+
 def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
     from qa.engine import Engine
 
@@ -110,7 +116,7 @@ def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
             rows["ask"].append(timed(partial(engine.ask, q, 5)))
             rows["embed"].append(timed(partial(embedder.encode, [q])))
             vector = embedder.encode([q])[0]
-            rows["retrieval"].append(timed(partial(engine.answer, q, q, vector, 5)))
+            rows["retrieval"].append(timed(partial(retrieve, engine, q, vector)))
             if session is not None and tokenizer is not None:
                 enc = tokenizer.encode_batch([q])[0]
                 columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
@@ -236,11 +242,11 @@ def app_start(env: dict[str, str]) -> float:
 
 def article_build(repeats: int) -> str:
     from qa.corpus import load_corpus
-    from qa.embed import make_embedder
-    from qa.store import index_root, open_index
+    from qa.embedders import make_embedder
+    from qa.store import open_index
 
     corpus = load_corpus([ARTICLE])
-    embedder = make_embedder(cache_dir=index_root() / "models")
+    embedder = make_embedder()
     embedder.encode(["warm up"])
     times = []
     for _ in range(repeats):
@@ -248,8 +254,8 @@ def article_build(repeats: int) -> str:
             began = time.perf_counter()
             stored = open_index(corpus, [ARTICLE], embedder, root=Path(folder))
             times.append(time.perf_counter() - began)
-    passages = len(stored.passages)
-    sentences = sum(len(p.sentences) for p in stored.passages)
+    passages = len(stored.index.passages)
+    sentences = sum(len(p.sentences) for p in stored.index.passages)
     median = statistics.median(times)
     header = "| corpus | passages | sentences | runs | median s | min s | passages/s |\n" + "|---" + "|---:" * 6 + "|\n"
     return header + (
@@ -261,12 +267,13 @@ def article_build(repeats: int) -> str:
 LARGE_DRIVER = """
 import json, resource, sys, time
 from pathlib import Path
+from typing import Any
 from qa.corpus import load_corpus
-from qa.embed import make_embedder
-from qa.store import index_root, open_index
+from qa.embedders import make_embedder
+from qa.store import open_index
 folder, root = Path(sys.argv[1]), Path(sys.argv[2])
 began = time.perf_counter()
-embedder = make_embedder(cache_dir=index_root() / "models")
+embedder = make_embedder()
 loaded = time.perf_counter() - began
 corpus = load_corpus([folder])
 def progress(done, total):
@@ -275,11 +282,11 @@ def progress(done, total):
 began = time.perf_counter()
 stored = open_index(corpus, [folder], embedder, root=root, progress=progress)
 seconds = time.perf_counter() - began
-size = sum(f.stat().st_size for f in stored.folder.iterdir())
+size = sum(f.stat().st_size for f in stored.folder.rglob("*") if f.is_file())
 print(json.dumps({
-    "documents": len(corpus.documents), "passages": len(stored.passages),
-    "sentences": sum(len(p.sentences) for p in stored.passages), "seconds": seconds, "model_load": loaded,
-    "exact": stored.dense.exact, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "documents": len(corpus.documents), "passages": len(stored.index.passages),
+    "sentences": sum(len(p.sentences) for p in stored.index.passages), "seconds": seconds, "model_load": loaded,
+    "exact": stored.index.dense.exact, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "index_mb": size / 1e6,
 }))
 """
@@ -324,16 +331,15 @@ def large_build(target: int) -> str:
 def embedding_throughput(count: int) -> str:
     """Texts per second of the embedder alone, on SQuAD passages and on their sentences."""
     from qa.corpus import load_corpus
-    from qa.embed import make_embedder
+    from qa.embedders import make_embedder
     from qa.passages import split_documents
-    from qa.store import index_root
 
     docs = load_corpus(sorted((SHARED / "squad-dev").glob("*.txt"))).documents
     texts = {d.name: d.text for d in docs}
     passages = split_documents(docs)
     passage_texts = [texts[p.doc][p.start : p.end] for p in passages][:count]
     sentence_texts = [texts[p.doc][s:e] for p in passages for s, e in p.sentences][:count]
-    embedder = make_embedder(cache_dir=index_root() / "models")
+    embedder = make_embedder()
     embedder.encode(passage_texts[:16])
     lines = ["| texts | n | mean chars | seconds | texts/s |", "|---|---:|---:|---:|---:|"]
     for label, items in (("SQuAD passages", passage_texts), ("SQuAD sentences", sentence_texts)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .embed import Embedder
     from .engine import Engine
     from .evaluate import Metrics
+    from .results import Answer
 
 
 class CLIError(click.ClickException):
@@ -110,6 +111,13 @@ fusion_option = click.option(
 )
 
 
+def answer_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--corpus``, ``-k``, ``--model`` and ``--fusion``: what every answering command takes."""
+    for option in (fusion_option, model_option, k_option, corpus_option):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qa-grounded", prog_name="qa")
 def main() -> None:
@@ -124,7 +132,8 @@ def index(corpus: tuple[str, ...], model: str | None, rebuild: bool) -> None:
     """Build or refresh the index of the corpus."""
     with _errors():
         engine = _open_engine(corpus, model, rebuild)
-    stored = engine.index
+    stored = engine.stored
+    assert stored is not None  # an engine opened from a corpus always has its stored index
     state = "built" if stored.rebuilt else "up to date"
     click.echo(
         f"index {state}: {len(engine.documents)} document(s), {len(engine.passages)} passages, "
@@ -140,11 +149,8 @@ def index(corpus: tuple[str, ...], model: str | None, rebuild: bool) -> None:
     type=click.Path(path_type=Path),
     help='JSON Lines file with a "q" field (or plain lines): one answer per line, in order.',
 )
-@corpus_option
-@k_option
+@answer_options
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON object (one per line with --questions).")
-@model_option
-@fusion_option
 def ask(
     question: str | None,
     questions_file: Path | None,
@@ -157,7 +163,6 @@ def ask(
     """Ask QUESTION (or every question of --questions FILE)."""
     from .engine import check_k, check_question
     from .evaluate import read_questions
-    from .render import text_answer
 
     with _errors():
         if (question is None) == (questions_file is None):
@@ -174,6 +179,13 @@ def ask(
             questions = [check_question(question)]
         engine = _open_engine(corpus, model)
         answers = engine.ask_many(questions, k, fusion=fusion)
+    _print_answers(answers, as_json)
+
+
+def _print_answers(answers: Sequence[Answer], as_json: bool) -> None:
+    """Each answer as one JSON line, or as text for a person (a rule between answers)."""
+    from .render import text_answer
+
     color = sys.stdout.isatty()
     for i, answer in enumerate(answers):
         if as_json:
@@ -246,11 +258,8 @@ def metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
     type=click.Path(path_type=Path),
     help="A bench question file (JSON Lines with gold spans); repeat for several.",
 )
-@corpus_option
-@k_option
+@answer_options
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-@model_option
-@fusion_option
 def evaluate(
     questions_files: tuple[Path, ...], corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusion: str
 ) -> None:
@@ -259,10 +268,9 @@ def evaluate(
     Without --corpus, each FILE is matched with the document beside it (Title.questions.jsonl ->
     Title.txt), or with ./corpus when there is none.
     """
-    from .embed import make_embedder
+    from . import embedders
     from .engine import check_k
-    from .evaluate import mean_metrics, read_questions, score
-    from .store import index_root
+    from .evaluate import evaluate, mean_metrics, read_questions
 
     rows: list[tuple[str, Metrics]] = []
     with _errors():
@@ -271,13 +279,10 @@ def evaluate(
         for questions_file in questions_files:
             questions = read_questions(questions_file)
             if embedder is None:
-                embedder = make_embedder(model, index_root() / "models", notice=_notice)
+                embedder = embedders.make_embedder(model, notice=_notice)
             engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
             doc = _target_document(engine, questions_file)
-            answers = engine.ask_many([q.q for q in questions], k, fusion=fusion) if questions else []
-            texts = {d.name: d.text for d in engine.documents}
-            lengths = [p.end - p.start for p in engine.passages]
-            rows.append((questions_file.name, score(questions, answers, doc, texts, lengths)))
+            rows.append((questions_file.name, evaluate(engine, questions, doc, k, fusion=fusion)))
     if len(rows) > 1:
         rows.append((f"mean of {len(rows)}", mean_metrics([m for _, m in rows])))
     if as_json:

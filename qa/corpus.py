@@ -7,18 +7,16 @@ normalisation, no stripping. Every offset the library reports indexes this text.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import settings
 from .errors import CorpusError, DocumentError
 
 SUFFIXES = (".txt", ".md")
-DEFAULT_MAX_MB = 20.0
-MAX_MB_ENV = "QA_MAX_DOC_MB"
 
 
 @dataclass(frozen=True)
@@ -46,21 +44,9 @@ class Corpus:
         raise KeyError(name)
 
 
-def max_document_bytes() -> int:
-    """The size limit for one document, from ``QA_MAX_DOC_MB`` (default 20 MB)."""
-    raw = os.environ.get(MAX_MB_ENV, "").strip()
-    try:
-        megabytes = float(raw) if raw else DEFAULT_MAX_MB
-    except ValueError:
-        megabytes = math.nan
-    if not math.isfinite(megabytes) or megabytes <= 0:
-        raise CorpusError(f"{MAX_MB_ENV}={raw!r} is not a size; set it to a positive number of MB, e.g. 50")
-    return int(megabytes * 1_000_000)
-
-
 def read_document(path: Path, name: str, max_bytes: int | None = None) -> Document:
     """Read one document; raise ``DocumentError`` naming the file and what to do about it."""
-    limit = max_document_bytes() if max_bytes is None else max_bytes
+    limit = settings.max_document_bytes() if max_bytes is None else max_bytes
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # a pipe or a device could block or never end
             raise DocumentError(str(path), "is not a regular file; give the corpus plain .txt or .md files")
@@ -73,7 +59,7 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
         raise DocumentError(
             str(path),
             f"is {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit for one document; "
-            f"split it into smaller files or raise {MAX_MB_ENV}",
+            f"split it into smaller files or raise {settings.MAX_DOC_MB_ENV}",
         )
     if b"\x00" in data:
         raise DocumentError(str(path), "looks binary (it contains NUL bytes); give the corpus plain .txt or .md files")
@@ -124,7 +110,7 @@ def load_corpus(paths: Sequence[Path | str], max_bytes: int | None = None) -> Co
     """
     if not paths:
         raise CorpusError("no corpus given; pass a file or folder with --corpus")
-    limit = max_document_bytes() if max_bytes is None else max_bytes
+    limit = settings.max_document_bytes() if max_bytes is None else max_bytes
     documents: list[Document] = []
     problems: list[DocumentError] = []
     seen_files: set[Path] = set()

@@ -2,7 +2,7 @@
 
 Up to ``EXACT_LIMIT`` vectors the index is exact (``IndexFlatIP``); above it, an HNSW graph. Measured
 with ``benchmarks/search_scale.py`` (docs/performance.md): exact search of 100 neighbours costs about
-1 ms at 10k vectors, 2.4 ms at 25k and 12 ms at 100k, while HNSW (M=32, efConstruction=160,
+1 ms at 10k vectors, 2.4 ms at 25k and 10 ms at 100k, while HNSW (M=32, efConstruction=160,
 efSearch=128) answers in about 0.6 ms with recall@10 of 0.997 at 500k. Searches run on one thread:
 with two, a single query was 1.5–4× slower on this 2-core machine; builds use every core.
 """
@@ -93,6 +93,9 @@ class DenseIndex:
         rows = self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
         return np.asarray(rows @ query, dtype=np.float32)
 
-    def vectors(self) -> np.ndarray:
-        """Every stored vector, in row order (used to reuse embeddings when re-indexing)."""
-        return np.ascontiguousarray(self._index.reconstruct_n(0, self.size), dtype=np.float32)
+    def vectors(self, start: int = 0, end: int | None = None) -> np.ndarray:
+        """The stored vectors of rows ``start:end`` (all by default), to reuse them when re-indexing."""
+        stop = self.size if end is None else end
+        if stop <= start:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return np.ascontiguousarray(self._index.reconstruct_n(start, stop - start), dtype=np.float32)

@@ -1,5 +1,6 @@
-"""The same sentence-transformers model run by ONNX Runtime: about 2.5× faster per question, and no
-PyTorch import at run time (which takes seconds).
+"""The ONNX Runtime backend: the same sentence-transformers model, a forward pass about 3× faster than
+PyTorch's on this CPU (4.96 against 16.63 ms a question, docs/performance.md), and no PyTorch import at
+run time (which takes seconds).
 
 The model is exported once with PyTorch into a cache folder (``<index root>/models/``), checked against
 PyTorch's own output on probe texts, and written atomically; later runs load only ``tokenizers`` and
@@ -21,15 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .embed import NamedModel, Progress, SentenceTransformerEmbedder, cut_to_tokens, resolve_model
+from .embed import BatchedEmbedder, resolve_model
+from .embed_torch import SentenceTransformerEmbedder
 from .errors import ModelError
 
 EXPORT_VERSION = 1
 PARITY = 0.9999
-# Texts per forward pass. Small batches pad less and keep activations in cache: on this 2-core CPU,
-# batches of 4 embed SQuAD passages at 51/s and sentences at 128/s, against 43/s and 109/s with 32
-# (docs/performance.md).
-BATCH = 4
 PROBES = (
     "What did GAC Group launch together with Huawei Qiankun?",
     'Recently, GAC Group and Huawei Qiankun jointly launched a brand named "Qijing."',
@@ -43,8 +41,12 @@ class OnnxExportError(ModelError):
     """The model could not be exported to ONNX, or its ONNX output differs from PyTorch's."""
 
 
-class OnnxEmbedder(NamedModel):
+class OnnxEmbedder(BatchedEmbedder):
     """Unit vectors from an exported ONNX graph (pooling and normalisation included)."""
+
+    # Texts per forward pass. Small batches pad less and keep activations in cache: on this 2-core CPU,
+    # batches of 4 embedded SQuAD passages at 51.7/s, against 43/s with 32 (docs/performance.md).
+    batch_size = 4
 
     def __init__(self, folder: Path) -> None:
         import onnxruntime as ort
@@ -53,14 +55,14 @@ class OnnxEmbedder(NamedModel):
         meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
         self._name = str(meta["name"])
         self._dimension = int(meta["dimension"])
-        self._max_tokens = int(meta["max_seq_length"])
+        self._max_seq_length = int(meta["max_seq_length"])
         self._inputs = list(meta["input_names"])
         raw = Tokenizer.from_file(str(folder / "tokenizer.json"))
         raw.no_truncation()
         raw.no_padding()
         self._raw = raw
         batch = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        batch.enable_truncation(max_length=self._max_tokens)
+        batch.enable_truncation(max_length=self._max_seq_length)
         batch.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
         self._tokenizer = batch
         options = ort.SessionOptions()
@@ -96,18 +98,7 @@ class OnnxEmbedder(NamedModel):
                 f"the exported model in {folder} could not be loaded ({exc}); it was removed"
             ) from None
 
-    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        items = list(texts)
-        out = np.empty((len(items), self._dimension), dtype=np.float32)
-        order = sorted(range(len(items)), key=lambda i: len(items[i]))  # similar lengths pad less
-        for begin in range(0, len(order), BATCH):
-            rows = order[begin : begin + BATCH]
-            out[rows] = self._run([items[i] for i in rows])
-            if progress is not None:
-                progress(min(begin + BATCH, len(order)), len(order))
-        return np.ascontiguousarray(out)
-
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         columns = {
             "input_ids": [e.ids for e in encodings],
@@ -118,11 +109,8 @@ class OnnxEmbedder(NamedModel):
         (vectors,) = self._session.run(["embedding"], feed)
         return np.asarray(vectors, dtype=np.float32)
 
-    def truncate(self, text: str) -> tuple[str, bool]:
-        def token_ends(whole: str) -> list[int]:
-            return [end for _, end in self._raw.encode(whole, add_special_tokens=False).offsets]
-
-        return cut_to_tokens(text, self._max_tokens - 2, token_ends)  # room for [CLS] and [SEP]
+    def _token_ends(self, text: str) -> Sequence[int]:
+        return [end for _, end in self._raw.encode(text, add_special_tokens=False).offsets]
 
 
 def _cache_key(name: str, source: str) -> str:
@@ -144,7 +132,7 @@ def _cache_key(name: str, source: str) -> str:
 def export(model: str | None, folder: Path) -> None:
     """Export ``model`` with PyTorch into ``folder`` (atomically), after checking parity on probe texts."""
     torch_embedder = SentenceTransformerEmbedder(model)
-    st: Any = torch_embedder._model
+    st: Any = torch_embedder.model
     staging = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     try:

@@ -4,7 +4,8 @@
     answer = engine.ask("What did GAC Group launch together with Huawei Qiankun?", k=5)
     answer.to_json()
 
-The CLI, the Gradio app and the benchmarks all go through it.
+A question goes: check it → cut it to what the model reads → embed it → search the index → rank.
+The CLI, the Gradio app, the evaluation and the benchmarks all go through here.
 """
 
 from __future__ import annotations
@@ -15,25 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from . import embedders, settings
 from .corpus import Corpus, Document, load_corpus
-from .embed import CoalescingEmbedder, Embedder, Progress, make_embedder
+from .embed import Embedder, Progress
 from .errors import QuestionError
+from .index import IndexConfig, SearchIndex
 from .lexical import terms
 from .passages import Passage
-from .search import (
-    FUSIONS,
-    Answer,
-    AnswerRule,
-    Candidates,
-    Highlight,
-    Hit,
-    RankWeights,
-    gather,
-    is_answered,
-    reciprocal_rank_fusion,
-    top_ids,
-)
-from .store import IndexConfig, Notice, StoredIndex, index_root, open_index
+from .rank import Ranker, check_fusion
+from .results import Answer
+from .search import Candidates, Query, search
+from .store import Notice, StoredIndex, open_index
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5
@@ -42,16 +35,13 @@ DEFAULT_K = 5
 class Engine:
     """Answers questions from one corpus; build it with ``Engine.open``. Safe to share across threads."""
 
-    def __init__(self, corpus: Corpus, index: StoredIndex, embedder: Embedder) -> None:
+    def __init__(self, corpus: Corpus, index: SearchIndex, embedder: Embedder, stored: StoredIndex | None = None):
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
-        # Questions asked at the same time by several threads (the app) share one forward pass.
-        self._queries = CoalescingEmbedder(embedder)
-        self.weights = RankWeights()
-        self.rule = AnswerRule()
-        self._texts = {doc.name: doc.text for doc in corpus.documents}
-        self._sentence_spans = [span for p in index.passages for span in p.sentences]
+        self.stored = stored
+        self.texts = {doc.name: doc.text for doc in corpus.documents}
+        self.ranker = Ranker(index, self.texts)
 
     @classmethod
     def open(
@@ -72,9 +62,9 @@ class Engine:
         if notice is not None:
             for problem in docs.problems:
                 notice(f"skipped {problem}")
-        model_ = embedder or make_embedder(model, index_root(index_dir) / "models", notice=notice)
+        model_ = embedder or embedders.make_embedder(model, settings.models_dir(index_dir), notice=notice)
         stored = open_index(docs, paths, model_, config, index_dir, notice, progress, force=rebuild)
-        return cls(docs, stored, model_)
+        return cls(docs, stored.index, model_, stored)
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -97,47 +87,19 @@ class Engine:
     def ask_many(self, questions: Sequence[str], k: int = DEFAULT_K, *, fusion: str = "weighted") -> list[Answer]:
         """``ask`` for several questions, embedding them in one batch."""
         k = check_k(k)
-        if fusion not in FUSIONS:
-            raise QuestionError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+        check_fusion(fusion)
         for question in questions:
             check_question(question)
-        if not questions:
-            return []
         cut = [self.embedder.truncate(q) for q in questions]
-        vectors = self._queries.encode([text for text, _ in cut])
+        vectors = self.embedder.encode([text for text, _ in cut])
         return [
-            self.answer(question, text, vector, k, fusion=fusion, truncated=truncated)
+            self.ranker.rank(self.candidates(text, vector), question, k, fusion=fusion, truncated=truncated)
             for question, (text, truncated), vector in zip(questions, cut, vectors, strict=True)
         ]
 
     def candidates(self, text: str, vector: np.ndarray) -> Candidates:
-        """Candidate passages and their features for a question (used by ``ask`` and by weight fitting)."""
-        return gather(self.index, vector, terms(text))
-
-    def answer(
-        self, question: str, text: str, vector: np.ndarray, k: int, *, fusion: str = "weighted", truncated: bool = False
-    ) -> Answer:
-        """Rank passages for ``question``, whose text as the model read it is ``text``, embedded as ``vector``."""
-        found = self.candidates(text, vector)
-        weighted = found.scores(self.weights)
-        scores = weighted if fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
-        order = top_ids(scores, k)
-        hits = [self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1)]
-        # The rule reads the weighted score of the passage ranked first, whatever ranked it.
-        answered = bool(hits) and is_answered(float(weighted[order[0]]), self.rule)
-        return Answer(question=question, answered=answered, hits=tuple(hits), truncated=truncated)
-
-    def _hit(self, rank_: int, found: Candidates, i: int, score: float) -> Hit:
-        passage = self.index.passages[int(found.ids[i])]
-        text = self._texts[passage.doc]
-        start, end = self._sentence_spans[found.highlight_row(i)]
-        return Hit(
-            rank=rank_,
-            score=score,
-            passage=passage,
-            text=text[passage.start : passage.end],
-            highlight=Highlight(start, end, text[start:end]),
-        )
+        """Candidate passages and their features for a question read as ``text`` and embedded as ``vector``."""
+        return search(self.index, Query(vector, terms(text)))
 
 
 def check_question(question: object) -> str:

@@ -1,8 +1,11 @@
-"""Measure retrieval on question files in the ``../shared/bench`` format.
+"""Measure retrieval on question files in the ``../shared/bench`` format: the one evaluation path.
 
 Each row is ``{"id", "q", "answers": [{"text", "start", "end"}]}``; an empty ``answers`` list means the
 document does not answer. A question is a hit at rank r when the passage at rank r is in the right
 document and contains one whole gold span; highlight@1 asks the same of the top highlight.
+
+``evaluate`` runs anything that answers like the engine (``Answerer``) over questions and returns
+``Metrics``; ``qa eval``, the quality tests and the baseline comparison all call it.
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from .corpus import Document
 from .errors import QAError
-from .search import Answer
+from .passages import Passage
+from .results import Answer, Span
 
-
-@dataclass(frozen=True)
-class Gold:
-    start: int
-    end: int
-    text: str
+Gold = Span  # a gold answer span of a bench question
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,28 @@ class Metrics:
     wrongly_rejected: float
     median_chars: float
     not_verbatim: int
+
+
+class Answerer(Protocol):
+    """What ``evaluate`` needs: the documents and passages it answers from, and answers in batches."""
+
+    @property
+    def documents(self) -> tuple[Document, ...]: ...
+
+    @property
+    def passages(self) -> tuple[Passage, ...]: ...
+
+    def ask_many(self, questions: Sequence[str], k: int = ..., *, fusion: str = ...) -> list[Answer]: ...
+
+
+def evaluate(
+    answerer: Answerer, questions: Sequence[Question], doc: str, k: int = 5, *, fusion: str = "weighted"
+) -> Metrics:
+    """Answer every question and measure the answers against the gold spans in document ``doc``."""
+    answers = answerer.ask_many([q.q for q in questions], k, fusion=fusion) if questions else []
+    texts = {d.name: d.text for d in answerer.documents}
+    lengths = [p.end - p.start for p in answerer.passages]
+    return score(questions, answers, doc, texts, lengths)
 
 
 def read_questions(path: Path) -> list[Question]:

@@ -1,32 +1,44 @@
-"""Show an answer to a person: as terminal text here; the app's HTML lives in ``qa.web``."""
+"""Show an answer to a person: the presentation helpers both faces share, and the terminal text.
+
+``position`` and ``quote_parts`` are the one place that says how a passage's place is written and how
+a quote is cut around its highlight; ``qa.web`` builds the app's HTML from them.
+"""
 
 from __future__ import annotations
 
 from .passages import Passage
-from .search import Answer, Hit
+from .results import Answer, Hit
 
 NOT_ANSWERED = "The article does not seem to answer this question. The closest passages are:"
 ANSI_MARK = ("\x1b[1;7m", "\x1b[0m")
 PLAIN_MARK = ("»", "«")
 
 
-def position(passage: Passage) -> str:
-    """Where a passage stands: document · section · ¶ paragraph (or title) · line · characters."""
+def position_parts(passage: Passage, section_chars: int | None = None) -> list[str]:
+    """Where a passage stands: document, section, ¶ paragraph (or title), line, characters.
+
+    ``section_chars`` shortens a long section heading to that many characters (with an ellipsis).
+    """
     p = passage
     parts = [p.doc]
     if p.section:
-        parts.append(p.section)
+        section = p.section
+        if section_chars is not None and len(section) > section_chars:
+            section = section[: section_chars - 1].rstrip() + "…"
+        parts.append(section)
     parts += ["title" if p.paragraph == 0 else f"¶ {p.paragraph}", f"line {p.line}", f"chars {p.start}–{p.end}"]
-    return " · ".join(parts)
+    return parts
 
 
-def marked_quote(hit: Hit, mark: tuple[str, str]) -> str:
-    """The passage text with its highlight wrapped in ``mark``."""
+def position(passage: Passage) -> str:
+    """``position_parts`` as one line: ``doc · section · ¶ 3 · line 7 · chars 100–250``."""
+    return " · ".join(position_parts(passage))
+
+
+def quote_parts(hit: Hit) -> tuple[str, str, str]:
+    """The passage text cut around its highlight: (before, highlight, after)."""
     p, h = hit.passage, hit.highlight
-    before = hit.text[: h.start - p.start]
-    inside = hit.text[h.start - p.start : h.end - p.start]
-    after = hit.text[h.end - p.start :]
-    return f"{before}{mark[0]}{inside}{mark[1]}{after}"
+    return hit.text[: h.start - p.start], hit.text[h.start - p.start : h.end - p.start], hit.text[h.end - p.start :]
 
 
 def text_answer(answer: Answer, color: bool = False) -> str:
@@ -43,7 +55,8 @@ def text_answer(answer: Answer, color: bool = False) -> str:
     else:
         lines.append(NOT_ANSWERED)
     for hit in answer.hits:
+        before, inside, after = quote_parts(hit)
         lines.append("")
         lines.append(f"[{hit.rank}] {position(hit.passage)} · score {hit.score:.3f}")
-        lines.extend(f"    > {line}" for line in marked_quote(hit, mark).split("\n"))
+        lines.extend(f"    > {line}" for line in f"{before}{mark[0]}{inside}{mark[1]}{after}".split("\n"))
     return "\n".join(lines)

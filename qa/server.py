@@ -1,19 +1,23 @@
-"""Limits for serving many users at once: admission with a bounded wait, and a request size cap.
+"""Serving many users at once: shared forward passes, admission with a bounded wait, a request size cap.
 
-``Gate`` lets ``active`` questions run at once and up to ``waiting`` more wait for a turn; anyone
-beyond that is told at once that the app is busy (``BusyError``), instead of piling up until
-something fails. ``BodyLimit`` is an ASGI middleware that refuses request bodies over a size with
-HTTP 413 before they are read into memory.
+``CoalescingEmbedder`` lets questions asked at the same time by several threads share one forward
+pass of the model. ``Gate`` lets ``active`` questions run at once and up to ``waiting`` more wait for
+a turn; anyone beyond that is told at once that the app is busy (``BusyError``), instead of piling up
+until something fails. ``BodyLimit`` is an ASGI middleware that refuses request bodies over a size
+with HTTP 413 before they are read into memory.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
+from .embed import Embedder, Progress
 from .errors import QAError
 
 Scope = MutableMapping[str, Any]
@@ -116,3 +120,87 @@ class BodyLimit:
 
 class _TooLargeError(Exception):
     pass
+
+
+class CoalescingEmbedder:
+    """Runs single-text ``encode`` calls made at the same time by several threads as one batch.
+
+    The first caller runs at once with whatever is pending; callers arriving while a batch runs wait
+    and go together in the next one, led by the oldest of them. No caller waits for company, so a
+    lone question pays nothing; under load, many questions share one forward pass. Each waiting
+    caller sleeps on its own event, so finishing a batch wakes only its callers and the next leader.
+    Other calls (an index build) go straight to the wrapped model.
+    """
+
+    def __init__(self, inner: Embedder, max_batch: int = 32) -> None:
+        self._inner = inner
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._pending: list[_Job] = []
+        self._running = False
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def truncate(self, text: str) -> tuple[str, bool]:
+        return self._inner.truncate(text)
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        if len(texts) != 1 or progress is not None:
+            return self._inner.encode(texts, progress)
+        job = _Job(texts[0])
+        with self._lock:
+            self._pending.append(job)
+            job.lead = not self._running
+            self._running = True
+        while not job.done:
+            if job.lead:
+                self._run_batch()
+            else:
+                job.wake.wait()
+                job.wake.clear()
+        if job.error is not None:
+            raise job.error
+        assert job.vector is not None
+        return job.vector.reshape(1, -1)
+
+    def _run_batch(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        try:
+            vectors = self._inner.encode([j.text for j in batch])
+            for j, vector in zip(batch, vectors, strict=True):
+                j.vector = vector
+        except BaseException as exc:  # every caller of the batch gets the failure, not a hang
+            for j in batch:
+                j.error = exc
+        with self._lock:
+            for j in batch:
+                j.done = True
+                j.lead = False
+            successor = self._pending[0] if self._pending else None
+            if successor is not None:
+                successor.lead = True
+            else:
+                self._running = False
+        for j in batch:
+            j.wake.set()
+        if successor is not None:
+            successor.wake.set()
+
+
+class _Job:
+    __slots__ = ("done", "error", "lead", "text", "vector", "wake")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.lead = False
+        self.wake = threading.Event()

@@ -116,74 +116,76 @@ def _is_wrapped(lines: list[Line]) -> bool:
 
 def parse_layout(text: str) -> Layout:
     """Find the title, the body paragraphs (numbered, with their section) and the captions."""
-    lines = split_lines(text)
-    content = [ln for ln in lines if ln.kind is not Kind.BLANK]
-    wrapped = _is_wrapped(lines)
-    title: Paragraph | None = None
-    captions: list[tuple[int, int]] = []
-    paragraphs: list[Paragraph] = []
-    section: str | None = None
-    pending_marker: str | None = None
-    skip: set[int] = set()
+    return _LayoutReader(text).read()
 
-    if len(content) > 1:
+
+class _LayoutReader:
+    """Reads a document's lines once, in order, keeping the state a reader keeps: the section so far,
+    a section marker waiting for its heading, and (in the wrapped layout) the paragraph being grown."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = split_lines(text)
+        self.wrapped = _is_wrapped(self.lines)
+        self.paragraphs: list[Paragraph] = []
+        self.captions: list[tuple[int, int]] = []
+        self.section: str | None = None
+        self.pending_marker: str | None = None
+        self.current: list[Line] = []  # the lines of the paragraph being grown
+
+    def read(self) -> Layout:
+        title = self._title()
+        for ln in self.lines:
+            if title is None or ln.number != title.line:
+                self._take(ln)
+        self._close()
+        return Layout(title=title, paragraphs=tuple(self.paragraphs), captions=tuple(self.captions))
+
+    def _title(self) -> Paragraph | None:
+        """The first line, when it reads as the document's title."""
+        content = [ln for ln in self.lines if ln.kind is not Kind.BLANK]
+        if len(content) < 2:
+            return None
         first = content[0]
         is_title_text = first.kind is Kind.TEXT and first.end - first.start <= TITLE_MAX_CHARS
         is_title = (first.kind is Kind.MD_HEADING and first.level == 1) or is_title_text
-        if is_title and not (wrapped and _next(lines, first).kind is Kind.TEXT):
-            title = Paragraph(first.start, first.end, first.number, 0, None)
-            skip.add(first.number)
+        if is_title and not (self.wrapped and _next(self.lines, first).kind is Kind.TEXT):
+            return Paragraph(first.start, first.end, first.number, 0, None)
+        return None
 
-    # In the wrapped layout a paragraph grows over consecutive text lines; ``current`` is its span.
-    current: list[Line] = []
+    def _take(self, ln: Line) -> None:
+        content = self.text[ln.start : ln.end]
+        if ln.kind is not Kind.TEXT:
+            self._close()
+            if ln.kind is Kind.CAPTION:
+                self.captions.append((ln.start, ln.end))
+            elif ln.kind is Kind.MARKER:
+                self.pending_marker = self.section = content
+            elif ln.kind is Kind.MD_HEADING:
+                self.section, self.pending_marker = content, None
+            return
+        if self.pending_marker is not None and _reads_as_heading(content):
+            self._close()
+            self.section, self.pending_marker = f"{self.pending_marker} {content}", None
+            return
+        self.pending_marker = None
+        if _looks_like_heading(self.text, ln, _next(self.lines, ln), self.wrapped, self.current):
+            self._close()
+            self.section = content
+            return
+        if self.wrapped and self.current and _LIST_ITEM.match(content):
+            self._close()
+        self.current.append(ln)
+        if not self.wrapped:
+            self._close()
 
-    def close() -> None:
-        if current:
-            paragraphs.append(
-                Paragraph(current[0].start, current[-1].end, current[0].number, len(paragraphs) + 1, section)
-            )
-            current.clear()
-
-    for ln in lines:
-        if ln.number in skip:
-            continue
-        if ln.kind is Kind.BLANK:
-            close()
-            continue
-        if ln.kind is Kind.CAPTION:
-            close()
-            captions.append((ln.start, ln.end))
-            continue
-        if ln.kind is Kind.MARKER:
-            close()
-            pending_marker = text[ln.start : ln.end]
-            section = pending_marker
-            continue
-        if ln.kind is Kind.MD_HEADING:
-            close()
-            section = text[ln.start : ln.end]
-            pending_marker = None
-            continue
-        nxt = _next(lines, ln)
-        if pending_marker is not None and _reads_as_heading(text[ln.start : ln.end]):
-            close()
-            section = f"{pending_marker} {text[ln.start : ln.end]}"
-            pending_marker = None
-            continue
-        pending_marker = None
-        if _looks_like_heading(text, ln, nxt, wrapped, current):
-            close()
-            section = text[ln.start : ln.end]
-            continue
-        if wrapped:
-            if current and _LIST_ITEM.match(text[ln.start : ln.end]):
-                close()
-            current.append(ln)
-        else:
-            current.append(ln)
-            close()
-    close()
-    return Layout(title=title, paragraphs=tuple(paragraphs), captions=tuple(captions))
+    def _close(self) -> None:
+        """End the paragraph being grown, if any."""
+        if self.current:
+            first, last = self.current[0], self.current[-1]
+            number = len(self.paragraphs) + 1
+            self.paragraphs.append(Paragraph(first.start, last.end, first.number, number, self.section))
+            self.current = []
 
 
 def _next(lines: list[Line], line: Line) -> Line:

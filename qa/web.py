@@ -1,21 +1,20 @@
 """HTML for the browser app: answers with positioned quotes, and the source panel.
 
-Pure functions, no Gradio: ``app.py`` wires them to the page. Every piece of text that comes from a
-question or a document goes through ``html.escape``; the only markup is the one written here.
+Pure functions, no Gradio: ``app.py`` wires them to the page. A reply is several chat messages: its
+head (``answer_html``), then one message per quoted passage (``quote_html``), so that a click on a
+quote reaches the app as the index of that message (Gradio's select event), never as offsets. Every
+piece of text that comes from a question or a document goes through ``html.escape``; the only markup
+is the one written here.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 
 from .corpus import Document
-from .errors import QAError
 from .passages import Passage
-from .render import NOT_ANSWERED, position
-from .search import Answer, Hit
+from .render import NOT_ANSWERED, position, position_parts, quote_parts
+from .results import Answer, Hit
 
 QUESTION_PREVIEW_CHARS = 600
 SOURCE_WINDOW_CHARS = 100_000  # larger documents are shown around the cited passage
@@ -30,55 +29,6 @@ ARTICLE_EXAMPLES = (
 )
 
 
-@dataclass(frozen=True)
-class Citation:
-    """A passage to show in the source panel (by document index and offsets), with its highlight.
-
-    It travels in the page as a class name, ``qa-c-<doc>-<start>-<end>-<hl start>-<hl end>``: the chat's
-    HTML sanitizer keeps class names but drops data attributes.
-    """
-
-    doc: int
-    start: int
-    end: int
-    highlight_start: int
-    highlight_end: int
-
-    def css_class(self) -> str:
-        return f"qa-c-{self.doc}-{self.start}-{self.end}-{self.highlight_start}-{self.highlight_end}"
-
-
-_CITATION = re.compile(r"qa-c-(\d+)-(\d+)-(\d+)-(\d+)-(\d+)")
-
-
-def citation(hit: Hit, doc_index: int) -> Citation:
-    p, h = hit.passage, hit.highlight
-    return Citation(doc_index, p.start, p.end, h.start, h.end)
-
-
-def parse_citation(value: str, documents: Sequence[Document]) -> Citation:
-    """The citation a clicked badge stands for; ``QAError`` if it does not point into the corpus."""
-    match = _CITATION.search(value or "")
-    if not match:
-        raise QAError("that citation could not be read; ask the question again and choose a passage")
-    cite = Citation(*(int(g) for g in match.groups()))
-    if cite.doc >= len(documents):
-        raise QAError("that citation names no document of the corpus; ask the question again")
-    if not (0 <= cite.start <= cite.highlight_start <= cite.highlight_end <= cite.end <= len(documents[cite.doc].text)):
-        raise QAError("that citation does not point into the document; ask the question again")
-    return cite
-
-
-def _badge_label(hit: Hit) -> str:
-    """The position badge, with a long section heading shortened (the full one is in the tooltip)."""
-    p = hit.passage
-    section = p.section
-    if section and len(section) > BADGE_SECTION_CHARS:
-        section = section[: BADGE_SECTION_CHARS - 1].rstrip() + "…"
-    where = ["title" if p.paragraph == 0 else f"¶ {p.paragraph}", f"line {p.line}", f"chars {p.start}–{p.end}"]
-    return " · ".join([f"[{hit.rank}] {p.doc}", *([section] if section else []), *where])
-
-
 def question_html(question: str) -> str:
     """The user's chat bubble: the question as text (cut for display when very long)."""
     shown = question[:QUESTION_PREVIEW_CHARS]
@@ -88,41 +38,40 @@ def question_html(question: str) -> str:
 
 
 def _quote(hit: Hit) -> str:
-    p, h = hit.passage, hit.highlight
-    before = hit.text[: h.start - p.start]
-    inside = hit.text[h.start - p.start : h.end - p.start]
-    after = hit.text[h.end - p.start :]
+    before, inside, after = quote_parts(hit)
     body = f'{escape(before)}<mark class="qa-hl">{escape(inside)}</mark>{escape(after)}'
     return body.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
 
 
-def answer_html(answer: Answer, doc_index: dict[str, int]) -> str:
-    """The assistant's chat bubble: short answer first, then each passage quoted with its badge."""
+def answer_html(answer: Answer) -> str:
+    """The head of the assistant's reply: the short answer (or that the text does not answer)."""
     parts = ['<div class="qa-answer">']
     if answer.truncated:
         parts.append(
             '<p class="qa-note">Your question is longer than the model reads; only its beginning was used.</p>'
         )
     if not answer.hits:
-        parts.append('<p class="qa-short">No passage to show.</p></div>')
-        return "".join(parts)
-    if answer.answered:
+        parts.append('<p class="qa-short">No passage to show.</p>')
+    elif answer.answered:
         top = answer.hits[0].highlight.text
         parts.append(f'<p class="qa-short"><span class="qa-label">Answer</span> {escape(top)}</p>')
     else:
         parts.append(f'<p class="qa-short qa-unanswered">{escape(NOT_ANSWERED)}</p>')
-    for hit in answer.hits:
-        cite = citation(hit, doc_index[hit.passage.doc])
-        parts.append(
-            '<blockquote class="qa-quote">'
-            f'<div class="qa-badge"><span class="qa-cite {cite.css_class()}" role="button" tabindex="0" '
-            f'title="Show in the article: {escape(position(hit.passage))}">{escape(_badge_label(hit))}</span>'
-            f'<span class="qa-score">score {hit.score:.2f}</span></div>'
-            f'<p class="qa-text">{_quote(hit)}</p>'
-            "</blockquote>"
-        )
     parts.append("</div>")
     return "".join(parts)
+
+
+def quote_html(hit: Hit) -> str:
+    """One quoted passage of the reply, with its position badge; clicking it shows it in the source panel."""
+    badge = f"[{hit.rank}] " + " · ".join(position_parts(hit.passage, BADGE_SECTION_CHARS))
+    return (
+        '<blockquote class="qa-quote">'
+        f'<div class="qa-badge"><span class="qa-cite" role="button" tabindex="0" '
+        f'title="Show in the document: {escape(position(hit.passage))}">{escape(badge)}</span>'
+        f'<span class="qa-score">score {hit.score:.2f}</span></div>'
+        f'<p class="qa-text">{_quote(hit)}</p>'
+        "</blockquote>"
+    )
 
 
 def source_html(document: Document, passage: Passage | None = None, highlight: tuple[int, int] | None = None) -> str:
@@ -172,7 +121,7 @@ def describe(documents: tuple[Document, ...], titles: dict[str, str], passages: 
 CHAT_PLACEHOLDER = (
     "<b>Ask a question about the article.</b><br>"
     "The answer is quoted word for word, with its section, paragraph, line and characters;"
-    " click a passage's badge to see it in the article."
+    " click a passage to see it in the article."
 )
 
 
@@ -203,28 +152,6 @@ mark.qa-hl {background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 
 #qa-chat .qa-answer, #qa-chat .qa-question {font-size: 0.95rem;}
 mark.qa-passage {background: #dbeafe; color: #1f2937; border-radius: 3px; padding: 1px 0;}
 mark.qa-passage mark.qa-hl {background: #fde68a;}
-"""
-
-# Clicking (or pressing Enter on) a citation badge hands its key to the hidden citation box.
-JS_CITATIONS = """
-() => {
-  const choose = (el) => {
-    const box = document.querySelector('#qa-cite-box textarea');
-    if (!box) return;
-    const cls = Array.from(el.classList).find((c) => c.startsWith('qa-c-'));
-    if (!cls) return;
-    box.value = cls + ' ' + Date.now();
-    box.dispatchEvent(new Event('input', {bubbles: true}));
-  };
-  document.addEventListener('click', (ev) => {
-    const el = ev.target.closest && ev.target.closest('.qa-cite');
-    if (el) { ev.preventDefault(); choose(el); }
-  });
-  document.addEventListener('keydown', (ev) => {
-    const el = ev.target.closest && ev.target.closest('.qa-cite');
-    if (el && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); choose(el); }
-  });
-}
 """
 
 # Scroll the cited passage into view inside the source panel (never the whole page).

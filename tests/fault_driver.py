@@ -24,11 +24,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from tests.conftest import FakeEmbedder
+from tests.helpers import FakeEmbedder
 
 MARK = "driver: "
 
@@ -77,24 +76,6 @@ def patch_fsync(delay_s: float, die_at: int | None) -> list[int]:
     return count
 
 
-def fake_engine_open(make_embedder: Callable[[], object]) -> Any:
-    """A replacement for ``Engine.open`` that uses ``make_embedder()`` whenever no embedder is given.
-
-    Tests set it with ``monkeypatch.setattr(Engine, "open", fake_engine_open(FakeEmbedder))``; it does
-    not depend on how the engine makes its real model, so no real model is ever loaded.
-    """
-    from qa.engine import Engine
-
-    original = Engine.open.__func__  # type: ignore[attr-defined]
-
-    def open_with_fake(cls: type[Engine], *args: Any, **kwargs: Any) -> Engine:
-        if kwargs.get("embedder") is None:
-            kwargs["embedder"] = make_embedder()
-        return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
-
-    return classmethod(open_with_fake)
-
-
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="fault_driver")
     parser.add_argument("mode", choices=["build", "qa"])
@@ -110,14 +91,14 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(own)
     fsyncs = patch_fsync(args.fsync_s, args.die_at_fsync)
 
-    def embedder(model: str | None = None) -> SlowFakeEmbedder:
+    def embedder(*_args: object, **_kwargs: object) -> SlowFakeEmbedder:
         return SlowFakeEmbedder(args.encode_s, args.gate)
 
     if args.mode == "qa":
+        import qa.embedders
         from qa.cli import main as qa_main
-        from qa.engine import Engine
 
-        Engine.open = fake_engine_open(embedder)  # type: ignore[method-assign]
+        qa.embedders.make_embedder = embedder  # the one way a fake model goes in, as in conftest's fake_model
         mark("ready")
         qa_main(rest, prog_name="qa")  # exits
         return 0

@@ -6,7 +6,13 @@ import gradio as gr
 import pytest
 
 from app import Handlers, build
+from qa.chat import Conversation
 from qa.engine import Engine
+
+
+def select(index: int) -> gr.SelectData:
+    """What Gradio hands the handler when the user clicks chat message ``index``."""
+    return gr.SelectData(None, {"index": index, "value": ""})
 
 
 @pytest.fixture
@@ -15,38 +21,39 @@ def handlers(fake_engine: Engine) -> Handlers:
 
 
 def test_a_turn_appends_question_and_answer_and_shows_the_top_passage(handlers: Handlers) -> None:
-    history, box, source = handlers.respond("Who launched Qijing?", 3, [])
-    assert [m["role"] for m in history] == ["user", "assistant"]
+    history, box, source, chat = handlers.respond("Who launched Qijing?", 3, [], None)
+    assert [m["role"] for m in history] == ["user", "assistant", "assistant", "assistant", "assistant"]
     assert box == ""
-    assert "qa-answer" in history[1]["content"] and history[1]["content"].count("qa-quote") == 3
-    assert 'class="qa-passage"' in source
+    assert "qa-answer" in history[1]["content"] and all("qa-quote" in m["content"] for m in history[2:])
+    assert 'class="qa-passage"' in source and len(chat.turns) == 1
 
 
 def test_follow_up_questions_keep_the_conversation(handlers: Handlers) -> None:
-    history, _, _ = handlers.respond("Who launched Qijing?", 2, [])
-    history, _, _ = handlers.respond("And what about the Zhijie X9?", 2, history)
-    assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+    history, _, _, chat = handlers.respond("Who launched Qijing?", 2, [], None)
+    history, _, _, chat = handlers.respond("And what about the Zhijie X9?", 2, history, chat)
+    assert [m["role"] for m in history] == ["user", "assistant", "assistant", "assistant"] * 2
+    assert [t.answer.question for t in chat.turns] == ["Who launched Qijing?", "And what about the Zhijie X9?"]
 
 
 def test_empty_question_warns_and_changes_nothing(handlers: Handlers) -> None:
     with pytest.warns(UserWarning, match="Type a question"):
-        history, box, _ = handlers.respond("   ", 5, [])
-    assert history == [] and box == "   "
+        history, box, _, chat = handlers.respond("   ", 5, [], None)
+    assert history == [] and box == "   " and chat.turns == []
 
 
 def test_hostile_question_is_shown_as_text(handlers: Handlers) -> None:
-    history, _, _ = handlers.respond("<script>alert(1)</script>", 2, [])
+    history, _, _, _ = handlers.respond("<script>alert(1)</script>", 2, [], None)
     assert "<script>" not in history[0]["content"] and "&lt;script&gt;" in history[0]["content"]
 
 
-def test_citation_click_shows_that_passage(handlers: Handlers, fake_engine: Engine) -> None:
-    from qa.web import citation
-
-    hit = fake_engine.ask("Who launched Qijing?", k=3).hits[2]
-    html = handlers.show_citation(citation(hit, 0).css_class() + " 12345")
+def test_clicking_a_quote_shows_that_passage_and_other_messages_change_nothing(handlers: Handlers) -> None:
+    _, _, _, chat = handlers.respond("Who launched Qijing?", 3, [], None)
+    hit = chat.turns[0].answer.hits[2]
+    html = handlers.show_citation(chat, select(4))  # the third quote of the first turn
     assert 'class="qa-passage"' in html and f"chars {hit.passage.start}–{hit.passage.end}" in html
-    with pytest.raises(gr.Error):
-        handlers.show_citation("garbage")
+    for index in (0, 1, 5, 99):  # the question, the answer head, past the end
+        assert isinstance(handlers.show_citation(chat, select(index)), type(gr.skip()))
+    assert isinstance(handlers.show_citation(None, select(2)), type(gr.skip()))
 
 
 def test_api_returns_the_cli_json_object_and_errors_cleanly(handlers: Handlers, fake_engine: Engine) -> None:
@@ -58,8 +65,8 @@ def test_api_returns_the_cli_json_object_and_errors_cleanly(handlers: Handlers, 
 
 
 def test_clear_resets_chat_box_and_source(handlers: Handlers) -> None:
-    history, box, source = handlers.clear()
-    assert history == [] and box == "" and "qa-passage" not in source
+    history, box, source, chat = handlers.clear()
+    assert history == [] and box == "" and "qa-passage" not in source and chat == Conversation()
 
 
 def test_the_page_builds_with_the_ask_endpoint(fake_engine: Engine) -> None:
@@ -100,7 +107,7 @@ def test_an_oversized_question_is_refused_with_the_limit(handlers: Handlers) -> 
     with pytest.raises(gr.Error, match="at most 100,000"):
         handlers.api_ask("x" * (MAX_QUESTION_CHARS + 1), 2)
     with pytest.warns(UserWarning, match="at most 100,000"):
-        history, _, _ = handlers.respond("x" * (MAX_QUESTION_CHARS + 1), 2, [])
+        history, _, _, _ = handlers.respond("x" * (MAX_QUESTION_CHARS + 1), 2, [], None)
     assert history == []
     assert handlers.api_ask("Huawei " * 14_000, 1)["passages"]  # long but allowed: cut to what the model reads
 
@@ -109,7 +116,7 @@ def test_the_server_binds_to_loopback_and_opens_no_share_link(
     fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app import launch
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SHARE", raising=False)
@@ -131,6 +138,7 @@ def test_main_opens_no_share_link_even_when_gradio_share_is_set(
     seen: dict[str, object] = {}
     monkeypatch.setenv("GRADIO_SHARE", "true")
     monkeypatch.setattr(app.Engine, "open", lambda *args, **kwargs: fake_engine)
+    monkeypatch.setattr(app, "make_embedder", lambda *args, **kwargs: fake_engine.embedder)
     monkeypatch.setattr(app, "launch", lambda demo, **kwargs: seen.update(kwargs))
     app.main([])
     assert seen["share"] is False

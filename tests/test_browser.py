@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from qa.engine import Engine
-from tests.conftest import ARTICLE, BENCH, ROOT, free_port, requires_bench
+from tests.helpers import ARTICLE, BENCH, ROOT, free_port, requires_bench
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, requires_bench()]
 
@@ -112,7 +112,8 @@ def test_answer_is_quoted_with_badge_and_citation_shows_in_source(page: Page, en
     page.ask(row["q"])
     gold = row["answers"][0]["text"]
     answer = page.page.locator("#qa-chat .qa-answer").last
-    first = answer.locator(".qa-quote").first
+    quotes = page.page.locator("#qa-chat .qa-quote")  # one chat message each, after the answer's head
+    first = quotes.first
     assert gold in first.locator(".qa-text").inner_text()
     badge = first.locator(".qa-cite").inner_text()
     assert badge.startswith("[1] harmonyos-smart-mobility.txt · 02 ") and "¶ 18 · line 25 · chars 7215–7493" in badge
@@ -123,7 +124,7 @@ def test_answer_is_quoted_with_badge_and_citation_shows_in_source(page: Page, en
     page.shot("answer")
 
     # Choosing the second citation shows that passage, highlighted and scrolled into view.
-    second = answer.locator(".qa-quote").nth(1)
+    second = quotes.nth(1)
     quote = second.locator(".qa-text").inner_text()
     second.locator(".qa-cite").click()
     page.page.wait_for_function(
@@ -178,8 +179,9 @@ def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypa
     client = Client(server, verbose=False)
     via_api = client.predict(question, 3, api_name="/ask")
 
-    monkeypatch.setattr("qa.engine.make_embedder", lambda *args, **kwargs: engine.embedder)
-    monkeypatch.setenv("QA_INDEX_DIR", str(engine.index.folder.parent.parent))
+    assert engine.stored is not None
+    monkeypatch.setattr("qa.embedders.make_embedder", lambda *args, **kwargs: engine.embedder)
+    monkeypatch.setenv("QA_INDEX_DIR", str(engine.stored.folder.parent.parent))
     from qa.cli import main
 
     result = CliRunner().invoke(main, ["ask", question, "--corpus", str(ARTICLE), "-k", "3", "--json"])

@@ -8,29 +8,18 @@ from click.testing import CliRunner
 
 from qa.cli import main
 from qa.engine import Engine
-from tests.conftest import FakeEmbedder
+from tests.helpers import assert_one_line_error
 from tests.test_engine import check_contract
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, article_dir: Path):  # type: ignore[no-untyped-def]
-    """Invoke ``qa`` in-process with the fake embedder, an isolated index and the article corpus."""
-    monkeypatch.setattr("qa.engine.make_embedder", lambda *args, **kwargs: FakeEmbedder())
-    monkeypatch.setattr("qa.embed.make_embedder", lambda *args, **kwargs: FakeEmbedder())
-    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
-    runner = CliRunner()
+def run(qa_cli, article_dir: Path):  # type: ignore[no-untyped-def]
+    """``qa COMMAND --corpus <the article> ARGS...`` in-process with the fake model."""
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, [args[0], "--corpus", str(article_dir), *args[1:]], catch_exceptions=False)
+        return qa_cli(args[0], "--corpus", article_dir, *args[1:])
 
     return invoke
-
-
-def one_line_error(result, text: str) -> None:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("qa: error: ") and text in lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_ask_json_prints_the_contract(run, fake_engine: Engine) -> None:  # type: ignore[no-untyped-def]
@@ -64,13 +53,12 @@ def test_ask_for_a_person_quotes_with_position_and_highlight(run) -> None:  # ty
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(run, args: tuple[str, ...], said: str) -> None:  # type: ignore[no-untyped-def]
-    one_line_error(run(*args), said)
+    assert_one_line_error(run(*args), said)
 
 
-def test_missing_corpus_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+def test_missing_corpus_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ask", "Who?", "--corpus", str(tmp_path / "missing")])
-    one_line_error(result, "does not exist")
+    assert_one_line_error(result, "does not exist")
 
 
 def test_k_above_passage_count_returns_all(run) -> None:  # type: ignore[no-untyped-def]
@@ -96,13 +84,13 @@ def test_questions_file_answers_each_line_in_order(run, tmp_path: Path) -> None:
 def test_questions_file_with_an_out_of_range_number_names_the_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "q.jsonl"
     path.write_text('{"q": "Fine?"}\n{"q": "Who?", "answers": [{"start": 1e999, "end": 2, "text": "x"}]}\n')
-    one_line_error(run("ask", "--questions", str(path), "--json"), "q.jsonl:2: not a question row")
+    assert_one_line_error(run("ask", "--questions", str(path), "--json"), "q.jsonl:2: not a question row")
 
 
 def test_questions_file_with_an_empty_question_names_it(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "q.jsonl"
     path.write_text('{"q": "Fine?"}\n{"q": "  "}\n')
-    one_line_error(run("ask", "--questions", str(path), "--json"), "question 2")
+    assert_one_line_error(run("ask", "--questions", str(path), "--json"), "question 2")
 
 
 def test_index_builds_then_reports_up_to_date(run) -> None:  # type: ignore[no-untyped-def]

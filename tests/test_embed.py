@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import SentenceTransformerEmbedder, make_embedder
 from qa.embed_onnx import PROBES, OnnxEmbedder
+from qa.embed_torch import SentenceTransformerEmbedder
+from qa.embedders import make_embedder
 from qa.errors import ModelError
 
 pytestmark = pytest.mark.model

@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from qa.lexical import LexicalIndex, terms
+from qa.lexical import LexicalConfig, LexicalIndex, idf, terms
 
 
 def test_terms_are_stemmed_lowercase_content_words() -> None:
@@ -33,7 +34,22 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     docs = [terms("alpha beta beta"), terms("gamma delta"), terms("beta gamma")]
     index = LexicalIndex.build(docs)
     index.save(tmp_path)
-    loaded = LexicalIndex.load(tmp_path)
+    loaded = LexicalIndex.load(tmp_path, LexicalConfig())
     query = terms("beta gamma")
     assert np.allclose(loaded.scores(query), index.scores(query))
-    assert loaded.idf("beta") == index.idf("beta")
+    assert np.array_equal(loaded.query(query).idf, index.query(query).idf)
+
+
+def test_loading_with_other_bm25_settings_is_refused(tmp_path: Path) -> None:
+    LexicalIndex.build([terms("alpha beta"), terms("gamma")]).save(tmp_path)
+    with pytest.raises(ValueError, match="do not match"):
+        LexicalIndex.load(tmp_path, LexicalConfig(k1=1.5))
+
+
+def test_bm25_is_lucenes_formula_with_the_one_idf() -> None:
+    """One document of two holds "alpha" once, in a two-term document (average length 1.5)."""
+    index = LexicalIndex.build([terms("alpha beta"), terms("gamma")])
+    k1, b = LexicalConfig().k1, LexicalConfig().b
+    expected = float(idf(1, 2)) * 1 / (1 + k1 * (1 - b + b * 2 / 1.5))
+    assert np.isclose(index.scores(["alpha"])[0], expected, rtol=1e-6)
+    assert idf(0, 2) > idf(1, 2) > idf(2, 2) > 0

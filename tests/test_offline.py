@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTICLE, ROOT
+from tests.helpers import ARTICLE, ROOT
 
 QUESTION = "What powertrains will the Zhijie X9 offer?"
 GUARD = """

@@ -12,7 +12,7 @@ from qa.corpus import Document, load_corpus
 from qa.passages import Passage, SplitConfig, group_sentences, split_document
 from qa.sentences import split_sentences
 from qa.structure import parse_layout
-from tests.conftest import ARTICLE, BENCH, requires_bench
+from tests.helpers import ARTICLE, BENCH, requires_bench
 from tests.strategies import any_text, documents
 
 _BREAK = re.compile(r"\r\n|\r|\n")

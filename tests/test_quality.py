@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 
 from qa.engine import Engine
-from qa.evaluate import Metrics, mean_metrics, read_questions, score
-from tests.conftest import ARTICLE, BENCH, ROOT, requires_bench
+from qa.evaluate import Metrics, evaluate, mean_metrics, read_questions
+from tests.helpers import ARTICLE, BENCH, ROOT, requires_bench
 
 pytestmark = [pytest.mark.model, requires_bench()]
 
 
 def measure(embedder: object, index_dir: Path, document: Path, questions: Path) -> Metrics:
     engine = Engine.open([document], embedder=embedder, index_dir=index_dir)  # type: ignore[arg-type]
-    rows = read_questions(questions)
-    answers = engine.ask_many([q.q for q in rows], k=5)
-    texts = {d.name: d.text for d in engine.documents}
-    lengths = [p.end - p.start for p in engine.passages]
-    return score(rows, answers, document.name, texts, lengths)
+    return evaluate(engine, read_questions(questions), document.name, k=5)
 
 
 def test_article_dev_set(real_embedder: object, real_index_dir: Path) -> None:

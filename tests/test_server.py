@@ -113,7 +113,7 @@ def test_many_threads_asking_at_once_get_their_own_answers(fake_engine: Engine) 
 
 
 def test_a_failing_batch_fails_every_waiting_caller_and_recovers(fake_engine: Engine) -> None:
-    from qa.embed import CoalescingEmbedder
+    from qa.server import CoalescingEmbedder
 
     calls = {"n": 0}
 

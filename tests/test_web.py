@@ -5,13 +5,11 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
+from qa.chat import Conversation
 from qa.corpus import Document
 from qa.engine import Engine
-from qa.errors import QAError
 from qa.passages import Passage
-from qa.web import answer_html, citation, parse_citation, question_html, source_html
+from qa.web import answer_html, question_html, quote_html, source_html
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
@@ -60,9 +58,9 @@ def test_question_is_escaped_and_long_ones_are_cut_for_display() -> None:
 
 def test_answer_shows_short_answer_badges_scores_and_verbatim_quotes(fake_engine: Engine) -> None:
     answer = fake_engine.ask("What powertrains will the Zhijie X9 offer?", k=3)
-    html = answer_html(answer, {"harmonyos-smart-mobility.txt": 0})
+    html = answer_html(answer) + "".join(quote_html(hit) for hit in answer.hits)
     assert html.count('class="qa-quote"') == 3
-    assert html.count('class="qa-cite qa-c-0-') == 3 and html.count('<mark class="qa-hl">') == 3
+    assert html.count('class="qa-cite"') == 3 and html.count('<mark class="qa-hl">') == 3
     assert marked(html, "qa-text") == [hit.text for hit in answer.hits]
     assert marked(html, "qa-hl") == [hit.highlight.text for hit in answer.hits]
     assert "¶ " in html and "line " in html and "chars " in html and "score " in html
@@ -71,18 +69,18 @@ def test_answer_shows_short_answer_badges_scores_and_verbatim_quotes(fake_engine
 def test_not_answered_says_so_plainly(fake_engine: Engine) -> None:
     answer = fake_engine.ask("zzzz qqqq", k=2)
     assert not answer.answered
-    assert "does not seem to answer" in answer_html(answer, {"harmonyos-smart-mobility.txt": 0})
+    assert "does not seem to answer" in answer_html(answer)
 
 
-def test_document_text_is_escaped_in_quotes_and_source(tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_document_text_is_escaped_in_quotes_and_source(tmp_path: Path, fake_model: object) -> None:
     folder = tmp_path / "c"
     folder.mkdir()
     text = f"A title here\nThe page says {HOSTILE} and more words about rivers.\n"
     (folder / "doc.txt").write_text(text, encoding="utf-8")
-    engine = Engine.open([folder], embedder=fake_embedder, index_dir=tmp_path / "i")
+    engine = Engine.open([folder])
     answer = engine.ask("What does the page say about rivers?", k=2)
     top = answer.hits[0]
-    html = answer_html(answer, {"doc.txt": 0}) + source_html(engine.documents[0], top.passage)
+    html = answer_html(answer) + quote_html(top) + source_html(engine.documents[0], top.passage)
     assert "<script>" not in html and "<img" not in html
     assert HOSTILE in visible_text(html)
 
@@ -104,10 +102,30 @@ def test_large_documents_show_a_window_around_the_passage() -> None:
     assert marked(html, "qa-passage") == [text[300000:300021]]
 
 
-def test_citations_round_trip_through_their_class_and_bad_ones_are_refused(fake_engine: Engine) -> None:
-    hit = fake_engine.ask("Who launched Qijing?", k=1).hits[0]
-    cite = citation(hit, 0)
-    assert parse_citation(f"{cite.css_class()} 1712345", fake_engine.documents) == cite
-    for bad in ["", "not a citation", "qa-c-3-0-1-0-1", "qa-c-0-50-10-0-1", "qa-c-0-0-99999999-0-1"]:
-        with pytest.raises(QAError):
-            parse_citation(bad, fake_engine.documents)
+def test_a_conversation_finds_the_passage_each_chat_message_quotes(fake_engine: Engine) -> None:
+    chat = Conversation()
+    first = fake_engine.ask("Who launched Qijing?", k=3)
+    second = fake_engine.ask("What powertrains will the Zhijie X9 offer?", k=2)
+    messages = chat.add(second, chat.add(first, []))
+    # question, head, 3 quotes; question, head, 2 quotes
+    assert [m["role"] for m in messages] == [
+        "user",
+        "assistant",
+        *["assistant"] * 3,
+        "user",
+        "assistant",
+        "assistant",
+        "assistant",
+    ]
+    assert [chat.hit_at(i) for i in range(len(messages))] == [
+        None,
+        None,
+        *first.hits,
+        None,
+        None,
+        *second.hits,
+    ]
+    assert chat.hit_at(len(messages)) is None and chat.hit_at(-1) is None
+    assert all(
+        marked(messages[i]["content"], "qa-text") == [hit.text] for i, hit in ((2, first.hits[0]), (7, second.hits[0]))
+    )

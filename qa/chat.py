@@ -1,0 +1,50 @@
+"""One browser conversation as data: its turns, and which chat message quotes which passage.
+
+A reply is shown as several chat messages (``qa.web``): the question, the head of the answer, then one
+message per quoted passage. ``Conversation`` remembers each turn's answer and where its quotes start,
+so a click on a message (Gradio's select event carries only its index) finds the passage it quotes.
+It lives in the browser session's state: another session never sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import web
+from .results import Answer, Hit
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and its answer; ``first_quote`` is the chat index of the message quoting hit 1."""
+
+    answer: Answer
+    first_quote: int
+
+
+@dataclass
+class Conversation:
+    """The turns of one chat, oldest first."""
+
+    turns: list[Turn] = field(default_factory=list)
+
+    def add(self, answer: Answer, messages: list[Message]) -> list[Message]:
+        """``messages`` (the chat so far) followed by this turn's question, answer head and quotes."""
+        shown = [
+            {"role": "user", "content": web.question_html(answer.question)},
+            {"role": "assistant", "content": web.answer_html(answer)},
+        ]
+        self.turns.append(Turn(answer, len(messages) + len(shown)))
+        shown += [{"role": "assistant", "content": web.quote_html(hit)} for hit in answer.hits]
+        return [*messages, *shown]
+
+    def hit_at(self, message: int) -> Hit | None:
+        """The passage quoted by chat message ``message``, or None when that message quotes none."""
+        for turn in self.turns:
+            rank = message - turn.first_quote
+            if 0 <= rank < len(turn.answer.hits):
+                return turn.answer.hits[rank]
+        return None

@@ -1,0 +1,37 @@
+"""Pick and load the embedding backend: ONNX Runtime by default, PyTorch when asked or as the fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from . import settings
+from .embed import Embedder
+
+
+def make_embedder(
+    model: str | None = None,
+    cache_dir: Path | None = None,
+    backend: str | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> Embedder:
+    """The embedder for ``model`` (or ``$QA_MODEL``, or the bundled one), on ``backend`` (or ``$QA_BACKEND``).
+
+    ``cache_dir`` holds exported ONNX models (default: ``models`` in the index root). When the export
+    fails, PyTorch is used and ``notice`` is told why.
+    """
+    chosen = settings.model(model)
+    if settings.backend(backend) == "torch":
+        from .embed_torch import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(chosen)
+    from .embed_onnx import OnnxEmbedder, OnnxExportError
+
+    try:
+        return OnnxEmbedder.open(chosen, cache_dir or settings.models_dir())
+    except OnnxExportError as exc:
+        if notice is not None:
+            notice(f"{exc}; using PyTorch instead")
+        from .embed_torch import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(chosen)

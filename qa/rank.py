@@ -1,0 +1,110 @@
+"""Rank candidate passages, pick each one's highlight, and decide whether the question is answered.
+
+``Ranker`` is the one home of these choices. The rank score is a weighted sum of the candidate features
+(``search``), with weights fitted on half of the bench questions and checked on the other half
+(``benchmarks/fit_weights.py``, docs/quality.md); ``fusion="rrf"`` ranks by reciprocal rank fusion of
+the dense and BM25 rankings instead (the first version of this engine, kept to measure against). The
+highlight is the sentence with the best similarity plus a share of its coverage. The answered rule
+reads the weighted score of the passage ranked first, whatever ranked it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import QuestionError
+from .index import SearchIndex
+from .results import Answer, Highlight, Hit
+from .search import Candidates, top_ids
+
+FUSIONS = ("weighted", "rrf")
+RRF_K = 60
+HIGHLIGHT_COVERAGE = 0.3
+
+
+@dataclass(frozen=True)
+class RankWeights:
+    """Weights of the rank score, fitted by ``benchmarks/fit_weights.py`` (see docs/quality.md)."""
+
+    dense: float = 0.56
+    sentence: float = 0.79
+    lexical: float = 0.29
+    coverage: float = 0.66
+
+    def scores(self, found: Candidates) -> np.ndarray:
+        return (
+            self.dense * found.dense
+            + self.sentence * found.sentence
+            + self.lexical * found.lexical
+            + (self.coverage * found.coverage)
+        )
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """The best passage answers the question when its rank score reaches ``min_score``."""
+
+    min_score: float = 1.04
+
+    def answered(self, best_score: float) -> bool:
+        return best_score >= self.min_score
+
+
+def check_fusion(fusion: str) -> str:
+    if fusion not in FUSIONS:
+        raise QuestionError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+    return fusion
+
+
+class Ranker:
+    """Turns one question's candidates into its ``Answer``, quoting ``texts`` (document name -> text)."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        texts: Mapping[str, str],
+        weights: RankWeights | None = None,
+        rule: AnswerRule | None = None,
+    ) -> None:
+        self.index = index
+        self.texts = texts
+        self.weights = weights or RankWeights()
+        self.rule = rule or AnswerRule()
+        self._sentence_spans = [span for p in index.passages for span in p.sentences]
+
+    def rank(
+        self, found: Candidates, question: str, k: int, *, fusion: str = "weighted", truncated: bool = False
+    ) -> Answer:
+        """The ``k`` best passages for ``question`` (whose candidates are ``found``), highlighted."""
+        weighted = self.weights.scores(found)
+        scores = weighted if check_fusion(fusion) == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
+        order = top_ids(scores, k)
+        hits = tuple(self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1))
+        answered = bool(hits) and self.rule.answered(float(weighted[order[0]]))
+        return Answer(question=question, answered=answered, hits=hits, truncated=truncated)
+
+    def highlight_row(self, found: Candidates, i: int) -> int:
+        """Absolute sentence row of the highlight of candidate ``i``."""
+        block = slice(int(found.segments[i]), int(found.segments[i + 1]))
+        combined = found.sentence_similarity[block] + HIGHLIGHT_COVERAGE * found.sentence_coverage[block]
+        return int(found.sentence_rows[block][int(np.argmax(combined))])
+
+    def _hit(self, rank: int, found: Candidates, i: int, score: float) -> Hit:
+        passage = self.index.passages[int(found.ids[i])]
+        text = self.texts[passage.doc]
+        start, end = self._sentence_spans[self.highlight_row(found, i)]
+        return Hit(rank, score, passage, text[passage.start : passage.end], Highlight(start, end, text[start:end]))
+
+
+def reciprocal_rank_fusion(dense: np.ndarray, lexical: np.ndarray, k: int = RRF_K) -> np.ndarray:
+    """Σ 1 / (k + rank) over the dense ranking and the BM25 ranking (passages without a term left out)."""
+    fused = np.zeros(len(dense), dtype=np.float64)
+    by_dense = top_ids(dense, len(dense))
+    fused[by_dense] += 1.0 / (k + np.arange(1, len(by_dense) + 1))
+    by_lexical = top_ids(lexical, len(lexical))
+    by_lexical = by_lexical[lexical[by_lexical] > 0]
+    fused[by_lexical] += 1.0 / (k + np.arange(1, len(by_lexical) + 1))
+    return fused

@@ -1,0 +1,66 @@
+"""What a question gets back: ranked passages with their highlight, and the JSON contract they make.
+
+The engine produces these; the terminal, the HTML, the evaluation and the API all read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .passages import Passage
+
+
+@dataclass(frozen=True)
+class Span:
+    """A verbatim piece of a document: ``text == document[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+
+
+Highlight = Span  # the sentence of a passage that best answers
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage; ``text == document[passage.start:passage.end]``."""
+
+    rank: int
+    score: float
+    passage: Passage
+    text: str
+    highlight: Highlight
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "doc": p.doc,
+            "start": p.start,
+            "end": p.end,
+            "text": self.text,
+            "section": p.section,
+            "paragraph": p.paragraph,
+            "line": p.line,
+            "highlight": {"start": self.highlight.start, "end": self.highlight.end, "text": self.highlight.text},
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The passages that best answer ``question``; ``answered`` is False when the evidence is weak.
+
+    ``truncated`` tells that the question was longer than the model reads and was cut.
+    """
+
+    question: str
+    answered: bool
+    hits: tuple[Hit, ...]
+    truncated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract of ``qa ask --json`` and the app's ``/ask`` endpoint."""
+        return {"question": self.question, "answered": self.answered, "passages": [h.to_json() for h in self.hits]}

@@ -1,0 +1,62 @@
+"""Every setting read from the environment, in one place: its name, its default, how it is checked.
+
+Nothing else in ``qa`` reads ``os.environ`` for a ``QA_*`` name. A bad value raises the library's own
+error naming the variable and a value that works.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from .errors import CorpusError, ModelError
+
+MODEL_ENV = "QA_MODEL"
+BACKEND_ENV = "QA_BACKEND"
+INDEX_DIR_ENV = "QA_INDEX_DIR"
+MAX_DOC_MB_ENV = "QA_MAX_DOC_MB"
+
+BACKENDS = ("onnx", "torch")
+DEFAULT_BACKEND = "onnx"
+DEFAULT_INDEX_DIR = ".qa-index"
+DEFAULT_MAX_DOC_MB = 20.0
+
+
+def _raw(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def model(chosen: str | None = None) -> str | None:
+    """The model asked for: ``chosen``, else ``$QA_MODEL``, else None (the bundled one)."""
+    return chosen or _raw(MODEL_ENV) or None
+
+
+def backend(chosen: str | None = None) -> str:
+    """The inference backend: ``chosen``, else ``$QA_BACKEND``, else ONNX Runtime."""
+    value = (chosen or _raw(BACKEND_ENV) or DEFAULT_BACKEND).lower()
+    if value not in BACKENDS:
+        raise ModelError(f"{BACKEND_ENV}={value!r} is not a backend; use one of {', '.join(BACKENDS)}")
+    return value
+
+
+def index_root(index_dir: Path | str | None = None) -> Path:
+    """The folder holding indexes and exported models: the argument, ``$QA_INDEX_DIR`` or ``.qa-index``."""
+    return Path(index_dir or _raw(INDEX_DIR_ENV) or DEFAULT_INDEX_DIR).expanduser()
+
+
+def models_dir(index_dir: Path | str | None = None) -> Path:
+    """Where exported models are cached: ``models`` inside the index root."""
+    return index_root(index_dir) / "models"
+
+
+def max_document_bytes() -> int:
+    """The size limit for one document, from ``QA_MAX_DOC_MB`` (default 20 MB)."""
+    raw = _raw(MAX_DOC_MB_ENV)
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_DOC_MB
+    except ValueError:
+        megabytes = math.nan
+    if not math.isfinite(megabytes) or megabytes <= 0:
+        raise CorpusError(f"{MAX_DOC_MB_ENV}={raw!r} is not a size; set it to a positive number of MB, e.g. 50")
+    return int(megabytes * 1_000_000)
