@@ -45,6 +45,8 @@ quality: install
 	$(VENV)/bin/qa eval --questions ../shared/bench/article-dev.questions.jsonl
 	$(VENV)/bin/qa eval --questions benchmarks/data/article-heldout.questions.jsonl
 	$(VENV)/bin/qa eval $(foreach f,$(sort $(wildcard ../shared/bench/squad-dev/*.questions.jsonl)),--questions $(f))
+	$(VENV)/bin/qa eval --questions benchmarks/data/dialogues-article-a.questions.jsonl --questions benchmarks/data/dialogues-article-b.questions.jsonl
+	$(VENV)/bin/qa eval --questions benchmarks/data/dialogues-squad.questions.jsonl --corpus ../shared/bench/squad-dev
 
 # Speed: latency, cold start, build throughput and memory, search at scale, the app under load.
 # About an hour on 2 cores (the 50,000-passage build takes most of it); see docs/performance.md.

@@ -34,6 +34,7 @@ ACTIVE = 16  # questions answered at once (they share forward passes); more wait
 WAITING = 20  # ...up to this many (Gradio runs at most 40 handlers); beyond, callers are told "busy"
 MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads only the first ~250 words
 MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413
+MAX_HISTORY = 20  # earlier questions passed on to the engine (it reads the latest few)
 Message = dict[str, Any]
 
 
@@ -57,7 +58,7 @@ class Handlers:
             gr.Warning("Type a question about the article first.")
             return history, question, gr.skip(), chat
         try:
-            answer = self._ask(question, int(k))
+            answer = self._ask(question, int(k), chat.questions())
         except QuestionError as exc:
             gr.Warning(str(exc))
             return history, question, gr.skip(), chat
@@ -78,10 +79,11 @@ class Handlers:
     def clear(self) -> tuple[list[Message], str, str, Conversation]:
         return [], "", self.first_source(), Conversation()
 
-    def api_ask(self, question: str, k: int = DEFAULT_K) -> dict[str, Any]:
-        """Answer a question: the same JSON object as `qa ask --json`."""
+    def api_ask(self, question: str, k: int = DEFAULT_K, history: list[str] | None = None) -> dict[str, Any]:
+        """Answer a question, in its conversation when ``history`` lists the earlier questions (oldest
+        first): the same JSON object as `qa ask --json`."""
         try:
-            return self._ask(question, k).to_json()
+            return self._ask(question, k, history or []).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -90,14 +92,19 @@ class Handlers:
         document = self.engine.document(hit.passage.doc)
         return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
-    def _ask(self, question: str, k: int) -> Answer:
-        if isinstance(question, str) and len(question) > MAX_QUESTION_CHARS:
-            raise QuestionError(
-                f"the question is {len(question):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
-                "(the model reads only the first 250 words or so)"
-            )
+    def _ask(self, question: str, k: int, history: list[str]) -> Answer:
+        if not isinstance(history, list):
+            raise QuestionError("history must be a list of the earlier questions, oldest first")
+        for text in (question, *history):
+            if isinstance(text, str) and len(text) > MAX_QUESTION_CHARS:
+                raise QuestionError(
+                    f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
+                    "(the model reads only the first 250 words or so)"
+                )
+        if len(history) > MAX_HISTORY:
+            history = history[-MAX_HISTORY:]  # only the latest turns shape the reading anyway
         with self.gate.admit():
-            return self.engine.ask(question, k)
+            return self.engine.ask(question, k, history=history)
 
 
 def build(engine: Engine) -> gr.Blocks:

@@ -220,7 +220,15 @@ class Peer:
     def documents(self) -> tuple[Document, ...]:
         return (self._document,)
 
-    def ask_many(self, questions: Sequence[str], k: int = K, *, fusion: str = "weighted") -> list[Answer]:
+    def ask_many(
+        self,
+        questions: Sequence[str],
+        k: int = K,
+        *,
+        histories: Sequence[Sequence[str]] | None = None,
+        fusion: str = "weighted",
+    ) -> list[Answer]:
+        """Each question on its own (peers have no notion of a conversation)."""
         text = self._document.text
         answers = []
         for question, vector in zip(questions, self._vectors(questions), strict=True):

@@ -147,10 +147,39 @@ def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
     return "\n".join(lines), p50
 
 
+def follow_up_latency(index_dir: Path, repeats: int) -> str:
+    """A follow-up (warm: its earlier questions were asked before) against the same question alone."""
+    from qa.engine import Engine
+    from qa.evaluate import read_questions
+
+    engine = Engine.open([ARTICLE], index_dir=index_dir)
+    turns = [
+        q
+        for name in ("dialogues-article-a", "dialogues-article-b")
+        for q in read_questions(ROOT / "benchmarks" / "data" / f"{name}.questions.jsonl")
+        if q.history
+    ]
+    for q in turns:  # warm: every earlier question has been asked (and embedded) once
+        engine.ask(q.q, 5, history=q.history)
+    alone: list[float] = []
+    follow: list[float] = []
+    for _ in range(repeats):
+        for q in turns:
+            alone.append(timed(partial(engine.ask, q.q, 5)))
+            follow.append(timed(partial(engine.ask, q.q, 5, history=q.history)))
+    lines = ["| what | n | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
+    for label, times in (("the question alone", alone), ("the same question with its history (warm)", follow)):
+        a, b, c = percentiles(times)
+        lines.append(f"| {label} | {len(times)} | {ms(a)} | {ms(b)} | {ms(c)} |")
+    ratio = percentiles(follow)[0] / percentiles(alone)[0]
+    lines.append(f"\np50 of a follow-up / p50 of the question alone: **{ratio:.2f}×** ({len(turns)} dialogue turns)")
+    return "\n".join(lines)
+
+
 TORCH_DRIVER = """
 import json, sys, time, torch
-from qa.embed import SentenceTransformerEmbedder
-st = SentenceTransformerEmbedder()._model
+from qa.embed_torch import SentenceTransformerEmbedder
+st = SentenceTransformerEmbedder().model
 questions, repeats, out = json.loads(sys.argv[1]), int(sys.argv[2]), []
 with torch.inference_mode():
     for q in questions[:10]:
@@ -354,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="repeats of each timed step (default 5)")
     parser.add_argument("--large-passages", type=int, default=50_000, help="size of the large build (default 50,000)")
     parser.add_argument("--skip-large", action="store_true", help="skip the large-corpus build")
+    parser.add_argument("--only-latency", action="store_true", help="only the warm and follow-up latency tables")
     args = parser.parse_args(argv)
     print(f"`{shlex.join(['python', '-m', 'benchmarks.perf', *sys.argv[1:]])}`\n")
     print(machine() + "\n", flush=True)
@@ -365,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log("warm latency")
         table, _ = warm_latency(index_dir, args.repeats)
         print("## Warm question latency (the article, k=5)\n\n" + table + "\n", flush=True)
+        log("follow-up latency")
+        print("## Follow-up questions (the article's dialogues, k=5)\n\n" + follow_up_latency(index_dir, args.repeats))
+        if args.only_latency:
+            return
         log("cold start")
         print("## Cold start\n\n" + cold_start(index_dir, args.repeats) + "\n", flush=True)
     log("article build")

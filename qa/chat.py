@@ -41,6 +41,10 @@ class Conversation:
         shown += [{"role": "assistant", "content": web.quote_html(hit)} for hit in answer.hits]
         return [*messages, *shown]
 
+    def questions(self) -> list[str]:
+        """The questions asked so far, oldest first: the history of the next one."""
+        return [turn.answer.question for turn in self.turns]
+
     def hit_at(self, message: int) -> Hit | None:
         """The passage quoted by chat message ``message``, or None when that message quotes none."""
         for turn in self.turns:

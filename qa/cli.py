@@ -168,18 +168,58 @@ def ask(
         if (question is None) == (questions_file is None):
             raise CLIError('give either a QUESTION or --questions FILE, e.g. qa ask "Who launched Qijing?"')
         check_k(k)
+        histories: list[tuple[str, ...]] = [()]
         if questions_file is not None:
-            questions = [q.q for q in read_questions(questions_file)]
-            for number, text in enumerate(questions, start=1):
+            rows = read_questions(questions_file)
+            questions, histories = [q.q for q in rows], [q.history for q in rows]
+            for number, row in enumerate(rows, start=1):
                 try:
-                    check_question(text)
+                    for text in (*row.history, row.q):
+                        check_question(text)
                 except Exception as exc:
                     raise CLIError(f"{questions_file}, question {number}: {exc}") from None
         else:
             questions = [check_question(question)]
         engine = _open_engine(corpus, model)
-        answers = engine.ask_many(questions, k, fusion=fusion)
+        answers = engine.ask_many(questions, k, histories=histories, fusion=fusion)
     _print_answers(answers, as_json)
+
+
+@main.command()
+@answer_options
+@click.option("--json", "as_json", is_flag=True, help="Print each answer as the JSON object, one per line.")
+def chat(corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusion: str) -> None:
+    """Ask one question after another; each is read in the conversation so far.
+
+    Questions are read from standard input, one per line. An empty line or /clear starts a new
+    conversation; /quit (or the end of the input) stops.
+    """
+    from .errors import QAError
+
+    with _errors():
+        engine = _open_engine(corpus, model)
+    interactive = sys.stdin.isatty()
+    history: list[str] = []
+    while True:
+        if interactive:
+            click.echo("? ", nl=False)
+        line = sys.stdin.readline()
+        if not line or line.strip() == "/quit":
+            return
+        question = line.removesuffix("\n").removesuffix("\r")
+        if not question.strip() or question.strip() == "/clear":
+            history = []
+            _notice("new conversation")
+            continue
+        try:
+            answer = engine.ask(question, k, history=history, fusion=fusion)
+        except QAError as exc:
+            click.echo(f"qa: {exc}", err=True)
+            continue
+        if history and not as_json:
+            click.echo("\n" + "─" * 40)
+        _print_answers([answer], as_json)
+        history.append(question)
 
 
 def _print_answers(answers: Sequence[Answer], as_json: bool) -> None:
@@ -222,6 +262,7 @@ def _target_document(engine: Engine, questions_file: Path) -> str:
     )
 
 
+TURN_KINDS = (("first", "first turns"), ("follow-up", "follow-ups"), ("switch", "topic switches"))
 METRIC_COLUMNS = (
     ("questions", "n", "{:d}"),
     ("hit1", "hit@1", "{:.3f}"),
@@ -273,6 +314,7 @@ def evaluate(
     from .evaluate import evaluate, mean_metrics, read_questions
 
     rows: list[tuple[str, Metrics]] = []
+    files: list[Metrics] = []
     with _errors():
         check_k(k)
         embedder: Embedder | None = None
@@ -281,10 +323,19 @@ def evaluate(
             if embedder is None:
                 embedder = embedders.make_embedder(model, notice=_notice)
             engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
-            doc = _target_document(engine, questions_file)
-            rows.append((questions_file.name, evaluate(engine, questions, doc, k, fusion=fusion)))
-    if len(rows) > 1:
-        rows.append((f"mean of {len(rows)}", mean_metrics([m for _, m in rows])))
+            doc = "" if questions and all(q.doc for q in questions) else _target_document(engine, questions_file)
+            overall = evaluate(engine, questions, doc, k, fusion=fusion)
+            rows.append((questions_file.name, overall))
+            files.append(overall)
+            if any(q.history for q in questions):  # conversations: each kind of turn apart too
+                for kind, label in TURN_KINDS:
+                    group = [q for q in questions if q.turn == kind]
+                    if group:
+                        rows.append(
+                            (f"{questions_file.name} · {label}", evaluate(engine, group, doc, k, fusion=fusion))
+                        )
+    if len(files) > 1:
+        rows.append((f"mean of {len(files)}", mean_metrics(files)))
     if as_json:
         click.echo(json.dumps({name: dataclasses.asdict(m) for name, m in rows}, indent=1))
     else:

@@ -4,19 +4,25 @@
     answer = engine.ask("What did GAC Group launch together with Huawei Qiankun?", k=5)
     answer.to_json()
 
-A question goes: check it → cut it to what the model reads → embed it → search the index → rank.
-The CLI, the Gradio app, the evaluation and the benchmarks all go through here.
+A question goes: check it → cut it to what the model reads → embed it → read it in its conversation
+→ search the index → rank. ``history`` (the earlier questions, oldest first) is data passed in, never
+state kept here: the same question with the same history gets the same answer. The CLI, the Gradio
+app, the evaluation and the benchmarks all go through here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import embedders, settings
+from .conversation import GateModel, Reading, follow_up_candidates, follows, gate_features, make_context
 from .corpus import Corpus, Document, load_corpus
 from .embed import Embedder, Progress
 from .errors import QuestionError
@@ -24,12 +30,15 @@ from .index import IndexConfig, SearchIndex
 from .lexical import terms
 from .passages import Passage
 from .rank import Ranker, check_fusion
-from .results import Answer
+from .results import Answer, ReadAs
 from .search import Candidates, Query, search
 from .store import Notice, StoredIndex, open_index
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5
+READ_AS_MIN = 0.5  # a question is said to follow an earlier one when the gate gives at least this
+# and the conversation changed its best passage
+VECTOR_CACHE = 4096  # question vectors kept, so that a conversation's earlier questions are not embedded again
 
 
 class Engine:
@@ -42,6 +51,9 @@ class Engine:
         self.stored = stored
         self.texts = {doc.name: doc.text for doc in corpus.documents}
         self.ranker = Ranker(index, self.texts)
+        self.gate = GateModel()
+        self._rows = {passage: row for row, passage in enumerate(index.passages)}
+        self._vectors = _VectorCache(embedder, VECTOR_CACHE)
 
     @classmethod
     def open(
@@ -77,42 +89,115 @@ class Engine:
     def document(self, name: str) -> Document:
         return self.corpus.document(name)
 
-    def ask(self, question: str, k: int = DEFAULT_K, *, fusion: str = "weighted") -> Answer:
+    def ask(
+        self, question: str, k: int = DEFAULT_K, *, history: Sequence[str] = (), fusion: str = "weighted"
+    ) -> Answer:
         """The ``k`` passages that best answer ``question`` (all of them if ``k`` exceeds their number).
 
-        ``fusion`` picks the ranking: the fitted ``"weighted"`` score (default) or plain ``"rrf"``.
+        ``history`` holds the earlier questions of the same conversation, oldest first; ``fusion`` picks
+        the ranking: the fitted ``"weighted"`` score (default) or plain ``"rrf"``.
         """
-        return self.ask_many([question], k, fusion=fusion)[0]
+        return self.ask_many([question], k, histories=[history], fusion=fusion)[0]
 
-    def ask_many(self, questions: Sequence[str], k: int = DEFAULT_K, *, fusion: str = "weighted") -> list[Answer]:
-        """``ask`` for several questions, embedding them in one batch."""
+    def ask_many(
+        self,
+        questions: Sequence[str],
+        k: int = DEFAULT_K,
+        *,
+        histories: Sequence[Sequence[str]] | None = None,
+        fusion: str = "weighted",
+    ) -> list[Answer]:
+        """``ask`` for several questions (each with its own history), embedding them in one batch."""
         k = check_k(k)
         check_fusion(fusion)
-        for question in questions:
+        turns = [list(h) for h in histories] if histories is not None else [[] for _ in questions]
+        if len(turns) != len(questions):
+            raise QuestionError(f"{len(questions)} questions came with {len(turns)} histories; give one for each")
+        for question, history in zip(questions, turns, strict=True):
             check_question(question)
-        cut = [self.embedder.truncate(q) for q in questions]
-        vectors = self.embedder.encode([text for text, _ in cut])
-        return [
-            self.ranker.rank(self.candidates(text, vector), question, k, fusion=fusion, truncated=truncated)
-            for question, (text, truncated), vector in zip(questions, cut, vectors, strict=True)
-        ]
+            for earlier in history:
+                check_question(earlier, "an earlier question of the conversation")
+        cut = {text: self.embedder.truncate(text) for text in {*questions, *(h for t in turns for h in t)}}
+        vectors = self._vectors.get([cut[q][0] for q in questions], [cut[h][0] for history in turns for h in history])
+        return [self._answer(q, h, k, fusion, cut, vectors) for q, h in zip(questions, turns, strict=True)]
+
+    def read(self, question: str, history: Sequence[str], vectors: dict[str, np.ndarray]) -> Reading:
+        """The question (as the model reads it) with the context of its earlier questions, if any."""
+        own = Query(vectors[question], terms(question))
+        if not history:
+            return Reading(own)
+        return Reading(own, make_context(history, np.stack([vectors[h] for h in history])))
 
     def candidates(self, text: str, vector: np.ndarray) -> Candidates:
         """Candidate passages and their features for a question read as ``text`` and embedded as ``vector``."""
         return search(self.index, Query(vector, terms(text)))
 
+    def _answer(
+        self,
+        question: str,
+        history: list[str],
+        k: int,
+        fusion: str,
+        cut: dict[str, tuple[str, bool]],
+        vectors: dict[str, np.ndarray],
+    ) -> Answer:
+        text, truncated = cut[question]
+        reading = self.read(text, [cut[h][0] for h in history], vectors)
+        if reading.context is None:
+            return self.ranker.rank(search(self.index, reading.own), question, k, fusion=fusion, truncated=truncated)
+        found, around = follow_up_candidates(self.index, reading)
+        alone = float(self.ranker.weights.scores(found).max()) if len(found.ids) else 0.0
+        follow = self.gate.probability(gate_features(self.index, text, reading.own, reading.context, alone))
+        answer = self.ranker.rank(found, question, k, fusion=fusion, truncated=truncated, context=around, follow=follow)
+        if follow < READ_AS_MIN or not answer.hits:
+            return answer
+        row = self._rows[answer.hits[0].passage]
+        turn = follows(reading.context, self.index.dense.vectors(row, row + 1)[0])
+        turn += len(history) - len(reading.context.questions)  # the context keeps only the latest turns
+        return dataclasses.replace(answer, context=ReadAs(history[turn], turn + 1, follow))
 
-def check_question(question: object) -> str:
+
+class _VectorCache:
+    """Question vectors by text, the latest ``size`` kept, so that a conversation's earlier questions
+    are not embedded again at every turn. New questions are always embedded (a question costs one
+    forward pass, asked again or not); earlier ones are looked up, and embedded in the same batch
+    when missing."""
+
+    def __init__(self, embedder: Embedder, size: int) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, new: Sequence[str], earlier: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in earlier:
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+                    found[text] = self._cache[text]
+        missing = [t for t in dict.fromkeys([*new, *earlier]) if t not in found]
+        if missing:
+            found.update(zip(missing, self._embedder.encode(missing), strict=True))
+            with self._lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        return found
+
+
+def check_question(question: object, what: str = "the question") -> str:
     """The question if usable; else ``QuestionError`` saying what to ask instead."""
     if not isinstance(question, str):
-        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+        raise QuestionError(f"{what} must be text, not {type(question).__name__}")
     if not question.strip():
-        raise QuestionError("the question is empty; type a question about the article")
+        raise QuestionError(f"{what} is empty; type a question about the article")
     try:
         question.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, e.g. from a shell
         raise QuestionError(
-            "the question holds bytes that are not valid UTF-8; type it again, or set the terminal to UTF-8"
+            f"{what} holds bytes that are not valid UTF-8; type it again, or set the terminal to UTF-8"
         ) from None
     return question
 

@@ -10,6 +10,7 @@ document and contains one whole gold span; highlight@1 asks the same of the top 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections.abc import Sequence
@@ -27,9 +28,23 @@ Gold = Span  # a gold answer span of a bench question
 
 @dataclass(frozen=True)
 class Question:
+    """One bench row: ``history`` holds the earlier questions of its conversation (oldest first),
+    ``doc`` the document that must hold the answer (when the corpus has several), ``kind`` a label
+    such as ``"switch"`` (a question with history that names its own new subject)."""
+
     id: str
     q: str
     answers: tuple[Gold, ...]
+    history: tuple[str, ...] = ()
+    doc: str | None = None
+    kind: str | None = None
+
+    @property
+    def turn(self) -> str:
+        """``"first"`` (no history), ``"switch"`` (history, but labelled a topic switch) or ``"follow-up"``."""
+        if not self.history:
+            return "first"
+        return "switch" if self.kind == "switch" else "follow-up"
 
 
 @dataclass(frozen=True)
@@ -59,14 +74,25 @@ class Answerer(Protocol):
     @property
     def passages(self) -> tuple[Passage, ...]: ...
 
-    def ask_many(self, questions: Sequence[str], k: int = ..., *, fusion: str = ...) -> list[Answer]: ...
+    def ask_many(
+        self,
+        questions: Sequence[str],
+        k: int = ...,
+        *,
+        histories: Sequence[Sequence[str]] | None = ...,
+        fusion: str = ...,
+    ) -> list[Answer]: ...
 
 
 def evaluate(
     answerer: Answerer, questions: Sequence[Question], doc: str, k: int = 5, *, fusion: str = "weighted"
 ) -> Metrics:
-    """Answer every question and measure the answers against the gold spans in document ``doc``."""
-    answers = answerer.ask_many([q.q for q in questions], k, fusion=fusion) if questions else []
+    """Answer every question (in its conversation) and measure the answers against the gold spans.
+
+    A hit must be in the question's own ``doc`` when it names one, else in ``doc``.
+    """
+    histories = [q.history for q in questions]
+    answers = answerer.ask_many([q.q for q in questions], k, histories=histories, fusion=fusion) if questions else []
     texts = {d.name: d.text for d in answerer.documents}
     lengths = [p.end - p.start for p in answerer.passages]
     return score(questions, answers, doc, texts, lengths)
@@ -86,19 +112,37 @@ def read_questions(path: Path) -> list[Question]:
         if not line.lstrip().startswith("{"):
             out.append(Question(id=f"{path.name}:{number}", q=line, answers=()))
             continue
-        try:
-            row = json.loads(line)
-            question = row["q"]
-            answers = tuple(Gold(int(a["start"]), int(a["end"]), str(a["text"])) for a in row.get("answers", []))
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise QAError(
-                f"{path}:{number}: not a question row ({type(exc).__name__}: {exc}); "
-                'each line must be JSON like {"q": "your question"} or plain text'
-            ) from None
-        if not isinstance(question, str):
-            raise QAError(f'{path}:{number}: "q" must be a string')
-        out.append(Question(id=str(row.get("id", f"{path.name}:{number}")), q=question, answers=answers))
+        out.append(_question_row(path, number, line))
     return out
+
+
+def _question_row(path: Path, number: int, line: str) -> Question:
+    try:
+        row = json.loads(line)
+        question = row["q"]
+        answers = tuple(Gold(int(a["start"]), int(a["end"]), str(a["text"])) for a in row.get("answers", []))
+        history = row.get("history") or []
+        doc = row.get("doc")
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError) as exc:
+        raise QAError(
+            f"{path}:{number}: not a question row ({type(exc).__name__}: {exc}); "
+            'each line must be JSON like {"q": "your question"} or plain text'
+        ) from None
+    if not isinstance(question, str):
+        raise QAError(f'{path}:{number}: "q" must be a string')
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise QAError(f'{path}:{number}: "history" must be a list of the earlier questions, as strings')
+    if doc is not None and not isinstance(doc, str):
+        raise QAError(f'{path}:{number}: "doc" must be the name of a document, as a string')
+    kind = row.get("kind")
+    return Question(
+        id=str(row.get("id", f"{path.name}:{number}")),
+        q=question,
+        answers=answers,
+        history=tuple(history),
+        doc=doc,
+        kind=kind if isinstance(kind, str) else None,
+    )
 
 
 def first_hit_rank(answer: Answer, gold: Sequence[Gold], doc: str) -> int | None:
@@ -153,8 +197,9 @@ def score(
             unanswerable += 1
             rejected += not answer.answered
             continue
-        ranks.append(first_hit_rank(answer, question.answers, doc))
-        highlights += highlight_hit(answer, question.answers, doc)
+        target = question.doc or doc
+        ranks.append(first_hit_rank(answer, question.answers, target))
+        highlights += highlight_hit(answer, question.answers, target)
         wrongly += not answer.answered
     n = len(ranks)
 
@@ -197,4 +242,24 @@ def mean_metrics(rows: Sequence[Metrics]) -> Metrics:
         wrongly_rejected=avg([m.wrongly_rejected for m in rows]),
         median_chars=avg([m.median_chars for m in rows]),
         not_verbatim=sum(m.not_verbatim for m in rows),
+    )
+
+
+def pool_metrics(rows: Sequence[Metrics]) -> Metrics:
+    """Several question sets taken as one: rates weighted by the questions they are rates of."""
+
+    def pooled(field: str, weight: str) -> float:
+        total = sum(getattr(m, weight) for m in rows)
+        return sum((getattr(m, field) or 0.0) * getattr(m, weight) for m in rows) / total if total else 0.0
+
+    unanswerable = sum(m.unanswerable for m in rows)
+    return dataclasses.replace(
+        mean_metrics(rows),
+        hit1=pooled("hit1", "answerable"),
+        hit3=pooled("hit3", "answerable"),
+        hit5=pooled("hit5", "answerable"),
+        mrr=pooled("mrr", "answerable"),
+        highlight1=pooled("highlight1", "answerable"),
+        wrongly_rejected=pooled("wrongly_rejected", "answerable"),
+        rejected_unanswerable=pooled("rejected_unanswerable", "unanswerable") if unanswerable else None,
     )

@@ -44,13 +44,23 @@ class RankWeights:
 
 
 @dataclass(frozen=True)
+class FollowUpWeights:
+    """Weights of a follow-up's score: its own features and its context's (``conversation``)."""
+
+    own: RankWeights = RankWeights(dense=0.11, sentence=1.30, lexical=0.32, coverage=0.03)
+    context: RankWeights = RankWeights(dense=0.47, sentence=0.59, lexical=0.32, coverage=-0.04)
+
+
+@dataclass(frozen=True)
 class AnswerRule:
-    """The best passage answers the question when its rank score reaches ``min_score``."""
+    """The best passage answers the question when its rank score reaches ``min_score``
+    (``follow_up_min_score`` for a question read wholly as a follow-up; blended by the gate)."""
 
     min_score: float = 1.04
+    follow_up_min_score: float = 1.04
 
-    def answered(self, best_score: float) -> bool:
-        return best_score >= self.min_score
+    def answered(self, best_score: float, follow: float = 0.0) -> bool:
+        return best_score >= (1 - follow) * self.min_score + follow * self.follow_up_min_score
 
 
 def check_fusion(fusion: str) -> str:
@@ -68,22 +78,43 @@ class Ranker:
         texts: Mapping[str, str],
         weights: RankWeights | None = None,
         rule: AnswerRule | None = None,
+        follow_up: FollowUpWeights | None = None,
     ) -> None:
         self.index = index
         self.texts = texts
         self.weights = weights or RankWeights()
         self.rule = rule or AnswerRule()
+        self.follow_up = follow_up or FollowUpWeights()
         self._sentence_spans = [span for p in index.passages for span in p.sentences]
 
+    def scores(self, found: Candidates, context: Candidates | None = None, follow: float = 0.0) -> np.ndarray:
+        """The weighted rank score; for a follow-up, blended with the follow-up score by ``follow``."""
+        alone = self.weights.scores(found)
+        if context is None or follow <= 0:
+            return alone
+        read_on = self.follow_up.own.scores(found) + self.follow_up.context.scores(context)
+        return np.asarray((1 - follow) * alone + follow * read_on, dtype=np.float64)
+
     def rank(
-        self, found: Candidates, question: str, k: int, *, fusion: str = "weighted", truncated: bool = False
+        self,
+        found: Candidates,
+        question: str,
+        k: int,
+        *,
+        fusion: str = "weighted",
+        truncated: bool = False,
+        context: Candidates | None = None,
+        follow: float = 0.0,
     ) -> Answer:
-        """The ``k`` best passages for ``question`` (whose candidates are ``found``), highlighted."""
-        weighted = self.weights.scores(found)
+        """The ``k`` best passages for ``question`` (whose candidates are ``found``), highlighted.
+
+        A follow-up passes the same candidates' features for its ``context`` and the gate's ``follow``.
+        """
+        weighted = self.scores(found, context, follow)
         scores = weighted if check_fusion(fusion) == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
         hits = tuple(self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1))
-        answered = bool(hits) and self.rule.answered(float(weighted[order[0]]))
+        answered = bool(hits) and self.rule.answered(float(weighted[order[0]]), follow)
         return Answer(question=question, answered=answered, hits=hits, truncated=truncated)
 
     def highlight_row(self, found: Candidates, i: int) -> int:

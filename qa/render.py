@@ -45,6 +45,8 @@ def text_answer(answer: Answer, color: bool = False) -> str:
     """A readable block: the short answer, then each passage quoted verbatim with position and score."""
     mark = ANSI_MARK if color else PLAIN_MARK
     lines = [f"Q: {answer.question}"]
+    if answer.context is not None:
+        lines.append(f'(read as a follow-up to "{answer.context.follows}")')
     if answer.truncated:
         lines.append("(the question was longer than the model reads; only its beginning was used)")
     if not answer.hits:

@@ -50,17 +50,37 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class ReadAs:
+    """How a follow-up was read: tied to the earlier question ``follows`` (``turn``: its 1-based place
+    in the history), with ``weight`` the share of the reading that came from the conversation."""
+
+    follows: str
+    turn: int
+    weight: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"follows": self.follows, "turn": self.turn, "weight": round(self.weight, 3)}
+
+
+@dataclass(frozen=True)
 class Answer:
     """The passages that best answer ``question``; ``answered`` is False when the evidence is weak.
 
-    ``truncated`` tells that the question was longer than the model reads and was cut.
+    ``truncated`` tells that the question was longer than the model reads and was cut; ``context`` how
+    a follow-up was read (None when the question was read on its own).
     """
 
     question: str
     answered: bool
     hits: tuple[Hit, ...]
     truncated: bool = False
+    context: ReadAs | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``qa ask --json`` and the app's ``/ask`` endpoint."""
-        return {"question": self.question, "answered": self.answered, "passages": [h.to_json() for h in self.hits]}
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "passages": [h.to_json() for h in self.hits],
+            "context": self.context.to_json() if self.context else None,
+        }

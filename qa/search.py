@@ -53,15 +53,24 @@ class Candidates:
 
 def search(index: SearchIndex, query: Query, depth: int = DEPTH) -> Candidates:
     """Candidate passages for ``query`` with their features."""
-    vector = query.vector
-    n = len(index.passages)
-    depth = min(n, depth)
-    _, dense_ids = index.dense.search(vector, depth)
+    return features(index, query, candidate_ids(index, query, depth))
+
+
+def candidate_ids(index: SearchIndex, query: Query, depth: int = DEPTH) -> np.ndarray:
+    """Passage rows in the dense top ``depth`` or the BM25 top ``depth`` (with a question term), sorted."""
+    depth = min(len(index.passages), depth)
+    _, dense_ids = index.dense.search(query.vector, depth)
     bm25 = index.lexical.scores(query.terms)
     lexical_ids = top_ids(bm25, depth)
     lexical_ids = lexical_ids[bm25[lexical_ids] > 0]
-    ids = np.unique(np.concatenate([dense_ids.astype(np.int64), lexical_ids.astype(np.int64)]))
+    return np.unique(np.concatenate([dense_ids.astype(np.int64), lexical_ids.astype(np.int64)]))
 
+
+def features(index: SearchIndex, query: Query, ids: np.ndarray) -> Candidates:
+    """The features of passages ``ids`` (sorted, distinct rows) for ``query``."""
+    vector = query.vector
+    n = len(index.passages)
+    bm25 = index.lexical.scores(query.terms)
     dense = index.dense.similarity(vector, ids)
     best_bm25 = float(bm25.max()) if n else 0.0
     lexical = bm25[ids] / best_bm25 if best_bm25 > 0 else np.zeros(len(ids), dtype=np.float32)

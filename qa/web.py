@@ -57,6 +57,9 @@ def answer_html(answer: Answer) -> str:
         parts.append(f'<p class="qa-short"><span class="qa-label">Answer</span> {escape(top)}</p>')
     else:
         parts.append(f'<p class="qa-short qa-unanswered">{escape(NOT_ANSWERED)}</p>')
+    if answer.context is not None:
+        follows = escape(answer.context.follows)
+        parts.append(f'<p class="qa-read-as">Read as a follow-up to “{follows}”</p>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -144,6 +147,7 @@ CSS = """
 .qa-text {margin: 0; line-height: 1.5;}
 mark.qa-hl {background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px;}
 .qa-note {font-size: 0.8rem; color: var(--body-text-color-subdued);}
+.qa-read-as {font-size: 0.8rem; color: var(--body-text-color-subdued); font-style: italic; margin-top: 0.2rem;}
 .qa-source-head {display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; margin-bottom: 0.4rem;}
 .qa-doc {font-weight: 700;}
 .qa-where {font-size: 0.8rem; color: var(--body-text-color-subdued);}

@@ -144,3 +144,26 @@ def test_main_opens_no_share_link_even_when_gradio_share_is_set(
     assert seen["share"] is False
     app.main(["--share"])
     assert seen["share"] is True
+
+
+def test_the_chat_reads_each_question_in_its_own_conversation(handlers: Handlers, fake_engine: Engine) -> None:
+    history, _, _, chat = handlers.respond("What is the Zhijie X9?", 2, [], None)
+    history, _, _, chat = handlers.respond("How much will it cost?", 2, history, chat)
+    expected = fake_engine.ask("How much will it cost?", 2, history=["What is the Zhijie X9?"])
+    assert chat.turns[-1].answer == expected
+    if expected.context is not None:
+        assert "Read as a follow-up to “What is the Zhijie X9?”" in history[-3]["content"]
+    _, _, _, fresh = handlers.clear()
+    _, _, _, fresh = handlers.respond("How much will it cost?", 2, [], fresh)
+    assert fresh.turns[-1].answer == fake_engine.ask("How much will it cost?", 2)  # Clear chat forgot the thread
+
+
+def test_the_api_takes_an_optional_history(handlers: Handlers, fake_engine: Engine) -> None:
+    history = ["What is the Zhijie X9?"]
+    assert (
+        handlers.api_ask("How much will it cost?", 2, history)
+        == fake_engine.ask("How much will it cost?", 2, history=history).to_json()
+    )
+    assert handlers.api_ask("How much will it cost?", 2) == fake_engine.ask("How much will it cost?", 2).to_json()
+    with pytest.raises(gr.Error, match="earlier question"):
+        handlers.api_ask("And then?", 2, [""])

@@ -140,11 +140,20 @@ def test_answer_is_quoted_with_badge_and_citation_shows_in_source(page: Page, en
     assert page.outside_requests() == []
 
 
-def test_follow_up_question_in_the_same_chat(page: Page) -> None:
-    page.ask(dev_question("article-dev-01")["q"])
-    page.ask("And which brand is Dongfeng preparing with Huawei?")
-    assert page.page.locator("#qa-chat .qa-answer").count() == 2
-    assert page.page.locator("#qa-chat .qa-question").count() == 2
+def test_a_follow_up_is_answered_from_its_conversation_until_clear_chat(page: Page) -> None:
+    page.ask("What is the Zhijie X9?")
+    page.ask("How much will it cost?")
+    answer = page.page.locator("#qa-chat .qa-answer").last
+    assert "between 350,000 and 450,000 yuan" in answer.locator(".qa-short").inner_text()
+    assert answer.locator(".qa-read-as").inner_text() == "Read as a follow-up to “What is the Zhijie X9?”"
+    assert "between 350,000 and 450,000 yuan" in page.page.locator("#qa-chat .qa-quote mark.qa-hl").nth(5).inner_text()
+    page.shot("follow-up")
+    page.page.click("#qa-clear")
+    page.page.wait_for_function("document.querySelectorAll('#qa-chat .qa-answer').length === 0")
+    page.ask("How much will it cost?")
+    answer = page.page.locator("#qa-chat .qa-answer").last
+    assert answer.locator(".qa-read-as").count() == 0  # a new conversation: nothing to follow
+    assert page.page.locator("#qa-chat .qa-question").count() == 1
 
 
 def test_hostile_question_runs_nothing_and_shows_literally(page: Page) -> None:
@@ -178,6 +187,9 @@ def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypa
     question = dev_question("article-dev-10")["q"]
     client = Client(server, verbose=False)
     via_api = client.predict(question, 3, api_name="/ask")
+    follow_up = client.predict("How much will it cost?", 3, ["What is the Zhijie X9?"], api_name="/ask")
+    assert follow_up == engine.ask("How much will it cost?", 3, history=["What is the Zhijie X9?"]).to_json()
+    assert follow_up["context"]["follows"] == "What is the Zhijie X9?"
 
     assert engine.stored is not None
     monkeypatch.setattr("qa.embedders.make_embedder", lambda *args, **kwargs: engine.embedder)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,73 @@ def test_help_lists_the_commands() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     assert all(cmd in result.stdout for cmd in ("ask", "index", "eval"))
+
+
+def test_questions_file_rows_with_history_are_answered_in_their_conversation(  # type: ignore[no-untyped-def]
+    run, fake_engine: Engine, tmp_path: Path
+) -> None:
+    rows = [
+        {"q": "What is the Zhijie X9?"},
+        {"q": "How much will it cost?", "history": ["What is the Zhijie X9?"]},
+    ]
+    path = tmp_path / "dialogue.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("ask", "--questions", str(path), "--json", "-k", "2")
+    assert result.exit_code == 0, result.stderr
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    assert got[1] == fake_engine.ask("How much will it cost?", 2, history=["What is the Zhijie X9?"]).to_json()
+    assert got[0]["context"] is None
+
+
+def test_a_history_that_is_not_a_list_of_strings_names_the_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"q": "Fine?"}\n{"q": "And?", "history": "not a list"}\n')
+    assert_one_line_error(run("ask", "--questions", str(path), "--json"), 'q.jsonl:2: "history" must be a list')
+
+
+def test_eval_reports_follow_ups_apart_from_first_turns(run, tmp_path: Path, article_text: str) -> None:  # type: ignore[no-untyped-def]
+    start = article_text.index("between 350,000 and 450,000 yuan")
+    gold = [{"text": "between 350,000 and 450,000 yuan", "start": start, "end": start + 32}]
+    rows = [
+        {"id": "1", "q": "What is the Zhijie X9?", "answers": gold},
+        {"id": "2", "q": "How much will it cost?", "history": ["What is the Zhijie X9?"], "answers": gold},
+        {
+            "id": "3",
+            "q": "Who won the World Cup?",
+            "history": ["What is the Zhijie X9?"],
+            "answers": [],
+            "kind": "switch",
+        },
+    ]
+    path = tmp_path / "dialogues.questions.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    metrics = json.loads(run("eval", "--questions", str(path), "--json").stdout)
+    assert metrics["dialogues.questions.jsonl"]["questions"] == 3
+    assert metrics["dialogues.questions.jsonl · first turns"]["questions"] == 1
+    assert metrics["dialogues.questions.jsonl · follow-ups"]["questions"] == 1
+    assert metrics["dialogues.questions.jsonl · topic switches"]["unanswerable"] == 1
+
+
+def test_chat_keeps_the_conversation_until_an_empty_line_or_clear(
+    tmp_path: Path, article_dir: Path, fake_model: object
+) -> None:
+    """``qa chat`` in a real subprocess (the fake model), fed on standard input."""
+    from tests.helpers import ROOT, driver_env
+
+    lines = ["What is the Zhijie X9?", "How much will it cost?", "", "How much will it cost?", "/clear", "/quit", "x?"]
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.fault_driver", "qa", "--", "chat", "--corpus", str(article_dir), "--json"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=driver_env(QA_INDEX_DIR=str(tmp_path / "index")),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [a["question"] for a in answers] == lines[:2] + lines[3:4]  # "/quit" stops before "x?"
+    assert result.stderr.count("qa: new conversation") == 2
+    engine = Engine.open([article_dir])
+    assert answers[1] == engine.ask(lines[1], history=[lines[0]]).to_json()
+    assert answers[2] == engine.ask(lines[1]).to_json()  # after the empty line: a new conversation

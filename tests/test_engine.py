@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from tests.helpers import CONTRACT, check_answer
 def check_contract(obj: dict[str, Any], engine: Engine, k: int) -> None:
     """The JSON contract, with exactly ``min(k, passages)`` passages, and no field beyond the contract's."""
     check_answer(obj, engine.texts, k)
-    assert set(obj) == {"question", "answered", "passages"}
+    assert set(obj) == {"question", "answered", "passages", "context"}
     assert len(obj["passages"]) == min(k, len(engine.passages))
     assert all(set(p) == set(CONTRACT) and set(p["highlight"]) == {"start", "end", "text"} for p in obj["passages"])
 
@@ -70,3 +71,51 @@ def test_any_question_and_k_give_a_valid_answer_or_a_documented_error(
         assert not question.strip() or k < 1
         return
     check_contract(json.loads(json.dumps(answer.to_json())), fake_engine, k)
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+
+def test_a_follow_up_is_read_in_its_conversation_and_says_so(fake_engine: Engine) -> None:
+    history = ["What is the Zhijie X9?"]
+    answer = fake_engine.ask("How much will it cost?", 3, history=history)
+    check_answer(answer.to_json(), fake_engine.texts, 3)
+    alone = fake_engine.ask("How much will it cost?", 3)
+    assert alone.context is None and alone.to_json()["context"] is None
+    if answer.context is not None:  # it changed the best passage: it names the thread it took
+        assert answer.context.follows in history and answer.context.turn == 1
+        assert answer.to_json()["context"]["follows"] == "What is the Zhijie X9?"
+        assert answer.hits[0].passage != alone.hits[0].passage
+    # The conversation is data: the same question with the same history gets the same answer.
+    assert fake_engine.ask("How much will it cost?", 3, history=history).to_json() == answer.to_json()
+
+
+def test_ask_many_with_histories_matches_ask(fake_engine: Engine) -> None:
+    turns = [("Who launched Qijing?", []), ("And Dongfeng?", ["Who launched Qijing?"])]
+    many = fake_engine.ask_many([q for q, _ in turns], 2, histories=[h for _, h in turns])
+    assert [a.to_json() for a in many] == [fake_engine.ask(q, 2, history=h).to_json() for q, h in turns]
+
+
+@pytest.mark.parametrize(("history", "said"), [([""], "earlier question"), ([3], "earlier question")])
+def test_a_bad_earlier_question_is_refused(fake_engine: Engine, history: list[Any], said: str) -> None:
+    with pytest.raises(QuestionError, match=said):
+        fake_engine.ask("And then?", history=history)
+
+
+def test_the_context_follows_the_latest_turns_of_a_long_conversation(fake_engine: Engine) -> None:
+    history = [f"Question number {i} about Huawei?" for i in range(30)] + ["What is the Zhijie X9?"]
+    answer = fake_engine.ask("How much will it cost?", 2, history=history)
+    if answer.context is not None:
+        assert history[answer.context.turn - 1] == answer.context.follows
+        assert answer.context.turn > 30 - 6
+
+
+def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
+    """With the real cues: a pronoun and an opening "and" push towards the conversation; a question
+    that the text answers well on its own, with many terms and a new rare one, does not."""
+    from qa.conversation import GateModel
+
+    gate = GateModel()
+    follow_up = np.array([1.0, 1.0, 1.0, 2 / 8, 0.0, 0.5, 0.6, 0.0])  # "and how much is it?"
+    new_subject = np.array([1.0, 0.0, 0.0, 6 / 8, 0.9, 0.2, 1.8, 0.0])  # "What did J.D. Power find about safety?"
+    assert gate.probability(follow_up) > 0.9 > 0.1 > gate.probability(new_subject)

@@ -1,0 +1,187 @@
+"""Fit how follow-up questions are read (``qa/conversation.py``, ``qa/rank.py``) and check it on held-out dialogues.
+
+    .venv/bin/python -m benchmarks.fit_conversation [--bench ../shared/bench]
+
+Data: the dialogues in ``benchmarks/data`` (written by helpers who never saw the method). Fitted on
+one half — ``dialogues-article-a`` and the odd-numbered SQuAD dialogues — and reported on the other —
+``dialogues-article-b`` and the even-numbered SQuAD dialogues; each SQuAD dialogue is read against
+its own article. Three things are fitted, in the engine's own features:
+
+* the follow-up rank weights (own and context features), by a listwise softmax over each answerable
+  follow-up's candidates (gold = passages holding a whole gold span), as ``fit_weights`` does;
+* the gate, a logistic model of "this question depends on its conversation" (follow-ups 1, topic
+  switches 0) over ``conversation.GATE_FEATURES``;
+* the follow-up answered threshold: the lowest score that refuses at most 6 % of the fitted answerable
+  follow-ups.
+
+It prints the parameters as the library holds them, then hit@1/hit@3/highlight@1 and refusals per kind
+of turn on both halves, with the parameters in the library (as shipped) and as fitted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from qa.conversation import follow_up_candidates, gate_features
+from qa.embed import Embedder
+from qa.embedders import make_embedder
+from qa.engine import Engine
+from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
+from qa.rank import FollowUpWeights, RankWeights
+from qa.search import Candidates
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+FEATURES = ("dense", "sentence", "lexical", "coverage")
+MAX_WRONG = 0.06
+
+
+@dataclass
+class Turn:
+    """One dialogue turn with history: its feature matrix (own | context), gold mask and gate cues."""
+
+    question: Question
+    x: np.ndarray
+    gold: np.ndarray
+    cues: np.ndarray
+    alone: np.ndarray
+
+
+def halves(bench: Path) -> tuple[list[tuple[Path, list[Question]]], list[tuple[Path, list[Question]]]]:
+    """(fit, report): each a list of (document, questions), dialogues kept whole."""
+    squad = read_questions(DATA / "dialogues-squad.questions.jsonl")
+    dialogues = sorted({q.id.rsplit("-", 1)[0] for q in squad})
+    parity = {d: i % 2 for i, d in enumerate(dialogues)}
+    fit: list[tuple[Path, list[Question]]] = [
+        (ROOT / "corpus", read_questions(DATA / "dialogues-article-a.questions.jsonl"))
+    ]
+    report: list[tuple[Path, list[Question]]] = [
+        (ROOT / "corpus", read_questions(DATA / "dialogues-article-b.questions.jsonl"))
+    ]
+    for doc in sorted({q.doc for q in squad if q.doc}):
+        rows = [q for q in squad if q.doc == doc]
+        fit.append((bench / "squad-dev" / doc, [q for q in rows if parity[q.id.rsplit("-", 1)[0]] == 0]))
+        report.append((bench / "squad-dev" / doc, [q for q in rows if parity[q.id.rsplit("-", 1)[0]] == 1]))
+    return fit, report
+
+
+def as_matrix(found: Candidates) -> np.ndarray:
+    return np.stack([getattr(found, f) for f in FEATURES], axis=1).astype(np.float64)
+
+
+def turns(engine: Engine, questions: Sequence[Question]) -> list[Turn]:
+    """Features of every turn with history, as the engine computes them."""
+    out = []
+    for q in questions:
+        if not q.history:
+            continue
+        texts = [engine.embedder.truncate(t)[0] for t in (*q.history, q.q)]
+        vectors = dict(zip(texts, engine.embedder.encode(texts), strict=True))
+        reading = engine.read(texts[-1], texts[:-1], vectors)
+        assert reading.context is not None
+        found, around = follow_up_candidates(engine.index, reading)
+        alone = engine.ranker.weights.scores(found)
+        cues = gate_features(engine.index, texts[-1], reading.own, reading.context, float(alone.max()))
+        passages = [engine.passages[int(i)] for i in found.ids]
+        gold = np.array([any(p.start <= g.start and g.end <= p.end for g in q.answers) for p in passages])
+        out.append(Turn(q, np.hstack([as_matrix(found), as_matrix(around)]), gold, cues, alone))
+    return out
+
+
+def fit_rank(data: Sequence[Turn], start: np.ndarray, l2: float = 0.01, temperature: float = 10.0) -> np.ndarray:
+    rows = [(t.x, t.gold) for t in data if t.question.turn == "follow-up" and t.gold.any()]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, gold in rows:
+            s = temperature * (x @ w)
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            pg = p[gold].sum()
+            total -= np.log(pg + 1e-12)
+            grad -= temperature * (x.T @ (np.where(gold, p / (pg + 1e-12), 0.0) - p))
+        return total / len(rows) + l2 * float(w @ w), grad / len(rows) + 2 * l2 * w
+
+    return np.asarray(minimize(loss, start, jac=True, method="L-BFGS-B").x)
+
+
+def fit_gate(data: Sequence[Turn], l2: float = 0.001) -> np.ndarray:
+    """Logistic regression, the few topic switches weighted up to count as much as the follow-ups."""
+    x = np.array([t.cues for t in data])
+    y = np.array([0.0 if t.question.turn == "switch" else 1.0 for t in data])
+    balance = np.where(y == 0, y.sum() / max(len(y) - y.sum(), 1), 1.0)
+
+    def loss(w: np.ndarray) -> float:
+        p = 1 / (1 + np.exp(-(x @ w)))
+        log_likelihood = y * np.log(p + 1e-9) + (1 - y) * np.log(1 - p + 1e-9)
+        return float(-np.mean(balance * log_likelihood) + l2 * w[1:] @ w[1:])
+
+    return np.asarray(minimize(loss, np.zeros(x.shape[1])).x)
+
+
+def fit_threshold(data: Sequence[Turn], w: np.ndarray) -> float:
+    scores = sorted(float((t.x @ w).max()) for t in data if t.question.turn == "follow-up" and t.question.answers)
+    return scores[int(MAX_WRONG * len(scores))]
+
+
+def weights_of(w: np.ndarray) -> FollowUpWeights:
+    own, context = (tuple(float(round(v, 2)) for v in part) for part in (w[:4], w[4:]))
+    return FollowUpWeights(RankWeights(*own), RankWeights(*context))
+
+
+def line(m: Metrics) -> str:
+    refused = "–" if m.rejected_unanswerable is None else f"{m.rejected_unanswerable:.3f}"
+    return (
+        f"hit@1 {m.hit1:.3f} hit@3 {m.hit3:.3f} hl@1 {m.highlight1:.3f} wrongly refused {m.wrongly_rejected:.3f} "
+        f"unanswerable refused {refused} (n={m.answerable}+{m.unanswerable})"
+    )
+
+
+def report(engines: dict[Path, Engine], rows: Sequence[tuple[Path, list[Question]]], alone: bool = False) -> None:
+    """One line per kind of turn for the article, and for the SQuAD articles pooled."""
+    for label, part in (("article", rows[:1]), ("SQuAD", rows[1:])):
+        for kind in ("first", "follow-up", "switch"):
+            measured = []
+            for path, qs in part:
+                group = [q for q in qs if q.turn == kind]
+                if alone:
+                    group = [dataclasses.replace(q, history=()) for q in group]
+                if group:
+                    measured.append(evaluate(engines[path], group, engines[path].documents[0].name))
+            if measured:
+                print(f"  {label:8s} {kind:10s} {line(pool_metrics(measured))}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_conversation", description=__doc__.split("\n")[0])
+    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
+    args = parser.parse_args(argv)
+    embedder: Embedder = make_embedder()
+    fit_half, report_half = halves(args.bench)
+    engines = {path: Engine.open([path], embedder=embedder) for path, _ in fit_half}
+    data = [t for path, qs in fit_half for t in turns(engines[path], qs)]
+    shipped = FollowUpWeights()
+    start = np.array([getattr(w, f) for w in (shipped.own, shipped.context) for f in FEATURES])
+    w = fit_rank(data, start)
+    gate = fit_gate(data)
+    threshold = fit_threshold(data, w)
+    print("Fitted on dialogues-article-a and the odd SQuAD dialogues:")
+    print(f"  {weights_of(w)}")
+    print(f"  GateModel(weights={tuple(float(round(g, 2)) for g in gate)})")
+    print(f"  follow-up score refusing {MAX_WRONG:.0%} of the fitted answerable follow-ups: {threshold:.2f}")
+    for half, rows in (("fit half", fit_half), ("held-out half", report_half)):
+        print(f"\nEach question read alone (no history), {half}:")
+        report(engines, rows, alone=True)
+        print(f"\nIn its conversation, as shipped, {half}:")
+        report(engines, rows)
+
+
+if __name__ == "__main__":
+    main()
