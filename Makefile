@@ -47,6 +47,7 @@ quality: install
 	$(VENV)/bin/qa eval $(foreach f,$(sort $(wildcard ../shared/bench/squad-dev/*.questions.jsonl)),--questions $(f))
 	$(VENV)/bin/qa eval --questions benchmarks/data/dialogues-article-a.questions.jsonl --questions benchmarks/data/dialogues-article-b.questions.jsonl
 	$(VENV)/bin/qa eval --questions benchmarks/data/dialogues-squad.questions.jsonl --corpus ../shared/bench/squad-dev
+	$(VENV)/bin/qa eval --questions benchmarks/data/answerable-article.questions.jsonl --questions benchmarks/data/unanswerable-article.questions.jsonl
 
 # Speed: latency, cold start, build throughput and memory, search at scale, the app under load.
 # About an hour on 2 cores (the 50,000-passage build takes most of it); see docs/performance.md.

@@ -64,7 +64,7 @@ class Handlers:
             return history, question, gr.skip(), chat
         except QAError as exc:
             raise gr.Error(str(exc)) from None
-        history = chat.add(answer, history)
+        history = chat.add(answer, history, len(self.engine.documents))
         source: Any = gr.skip()
         if answer.hits:
             source = self._source(answer.hits[0])

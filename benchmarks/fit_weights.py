@@ -1,4 +1,4 @@
-"""Fit the rank weights and the "answered" rule on the bench questions, and check them on held-out ones.
+"""Fit the rank weights on the bench questions, and check them on held-out ones.
 
     .venv/bin/python -m benchmarks.fit_weights [--bench ../shared/bench]
 
@@ -8,10 +8,7 @@ Uses the engine's own candidate features (``Engine.candidates``), so what is fit
   gold span), fitted on the even-numbered answerable questions of every dev set (article-dev and the
   six SQuAD articles) and checked on the odd-numbered ones; then a leave-one-SQuAD-article-out check,
   and the article held-out set (``benchmarks/data``), which is never fitted on.
-* Answered rule: a threshold on the best candidate's rank score, set so that at most ``--max-wrong``
-  of the fitting questions' answerable ones are rejected; fitted on the even halves and checked on
-  the odd halves and the held-out set. For comparison, a logistic model over several features of the
-  best candidate (``--features``) with its threshold set the same way.
+Whether a question is answered is fitted by ``benchmarks/fit_answerability.py``.
 
 It prints the weights and the threshold as ``qa/rank.py`` holds them.
 """
@@ -31,8 +28,7 @@ from scipy.optimize import minimize
 from qa.embedders import make_embedder
 from qa.engine import Engine
 from qa.evaluate import read_questions
-from qa.rank import AnswerRule, RankWeights
-from qa.search import Candidates, top_ids
+from qa.rank import RankWeights
 
 ROOT = Path(__file__).resolve().parent.parent
 RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
@@ -40,14 +36,13 @@ RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 
 @dataclass
 class Row:
-    """One question: candidate features, which candidates hold a gold span, the answer features."""
+    """One question: candidate features, and which candidates hold a gold span."""
 
     group: str
     index: int
     answerable: bool
     x: np.ndarray  # candidates × rank features
     gold: np.ndarray  # candidates, bool
-    answer: dict[str, float]
 
 
 def collect(engine: Engine, questions_path: Path, group: str, weights: RankWeights) -> list[Row]:
@@ -63,43 +58,8 @@ def collect(engine: Engine, questions_path: Path, group: str, weights: RankWeigh
         gold = np.array(
             [p.doc == doc and any(p.start <= g.start and g.end <= p.end for g in question.answers) for p in passages]
         )
-        features = best_candidate(found, weights)
-        rows.append(Row(group, i, bool(question.answers), x, gold, features))
+        rows.append(Row(group, i, bool(question.answers), x, gold))
     return rows
-
-
-ANSWER_FEATURES = ("score", "dense", "sentence", "coverage", "lexical", "margin")
-
-
-def best_candidate(found: Candidates, weights: RankWeights) -> dict[str, float]:
-    """Features of the best candidate (and its margin over the second) for the answered rule."""
-    scores = weights.scores(found)
-    if not len(scores):
-        return dict.fromkeys(ANSWER_FEATURES, 0.0)
-    order = top_ids(scores, 2)
-    best = int(order[0])
-    return {
-        "score": float(scores[best]),
-        "dense": float(found.dense[best]),
-        "sentence": float(found.sentence[best]),
-        "coverage": float(found.coverage[best]),
-        "lexical": float(found.lexical[best]),
-        "margin": float(scores[best] - (scores[order[1]] if len(order) > 1 else 0.0)),
-    }
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Answered when ``bias + Σ weight × feature >= threshold``."""
-
-    features: tuple[str, ...]
-    weights: tuple[float, ...]
-    bias: float
-    threshold: float
-
-    def rejects(self, answer: dict[str, float]) -> bool:
-        value = self.bias + sum(w * answer[f] for f, w in zip(self.features, self.weights, strict=True))
-        return value < self.threshold
 
 
 def fit_rank(rows: Sequence[Row], l2: float = 0.01, temperature: float = 10.0) -> np.ndarray:
@@ -149,66 +109,9 @@ def show(label: str, table: dict[str, tuple[float, float, int]]) -> None:
     print(f"  {label:34s} hit@1/hit@3: " + "; ".join(parts))
 
 
-def rejection(rows: Sequence[Row], rule: Rule) -> dict[str, tuple[float | None, float]]:
-    """Per group: share of unanswerable rejected, share of answerable rejected."""
-    out: dict[str, list[int]] = {}
-    for r in rows:
-        t = out.setdefault(r.group, [0, 0, 0, 0])
-        rejected = rule.rejects(r.answer)
-        if r.answerable:
-            t[0] += 1
-            t[1] += rejected
-        else:
-            t[2] += 1
-            t[3] += rejected
-    return {g: (t[3] / t[2] if t[2] else None, t[1] / t[0] if t[0] else 0.0) for g, t in out.items()}
-
-
-def show_rejection(label: str, table: dict[str, tuple[float | None, float]]) -> None:
-    def fmt(v: float | None) -> str:
-        return "–" if v is None else f"{v:.3f}"
-
-    parts = [
-        f"{g.split(':')[-1]} {fmt(v[0])}/{v[1]:.3f}" for g, v in sorted(table.items()) if not g.startswith("squad:")
-    ]
-    squad = [v for g, v in table.items() if g.startswith("squad:")]
-    if squad:
-        parts.append(
-            f"SQuAD mean {fmt(statistics.mean(v[0] for v in squad if v[0] is not None))}/"
-            f"{statistics.mean(v[1] for v in squad):.3f}"
-        )
-    print(f"  {label:34s} rejected unanswerable / wrongly rejected: " + "; ".join(parts))
-
-
-def fit_rule(rows: Sequence[Row], features: Sequence[str], max_wrong: float, l2: float = 0.01) -> Rule:
-    """A threshold on one feature, or a logistic model over several; rejects ≤ max_wrong answerable."""
-    x = np.array([[r.answer[f] for f in features] for r in rows])
-    y = np.array([r.answerable for r in rows], dtype=np.float64)
-    if len(features) == 1:
-        coef, bias = np.ones(1), 0.0
-    else:
-        mean, scale = x.mean(0), x.std(0) + 1e-9
-        z = np.c_[(x - mean) / scale, np.ones(len(x))]
-
-        def loss(w: np.ndarray) -> float:
-            p = 1 / (1 + np.exp(-(z @ w)))
-            return float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)) + l2 * w[:-1] @ w[:-1])
-
-        w = minimize(loss, np.zeros(z.shape[1])).x
-        coef = w[:-1] / scale
-        bias = float(w[-1] - (w[:-1] * mean / scale).sum())
-    values = x[y == 1] @ coef + bias
-    threshold = float(np.quantile(values, max_wrong)) if len(values) else 0.0
-    return Rule(tuple(features), tuple(round(float(c), 4) for c in coef), round(bias, 4), round(threshold, 4))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
-    parser.add_argument("--max-wrong", type=float, default=0.03, help="answerable share the rule may reject")
-    parser.add_argument(
-        "--features", default=",".join(ANSWER_FEATURES), help="features of the logistic answered rule to compare"
-    )
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default $QA_INDEX_DIR)")
     args = parser.parse_args(argv)
     print(f"`python -m benchmarks.fit_weights {' '.join(sys.argv[1:])}`\n")
@@ -253,21 +156,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  fitted on all dev questions: {np.round(w_all, 3).tolist()}")
     show("  -> dev (fitted)", hits(dev, w_all))
     show("  -> article held-out", hits(held, w_all))
-
-    for features in (("score",), tuple(args.features.split(","))):
-        print(f"\nAnswered rule on {', '.join(features)} (at most {args.max_wrong:.0%} of fitted answerable rejected)")
-        if features == ("score",):
-            current_rule = Rule(("score",), (1.0,), 0.0, AnswerRule().min_score)
-            show_rejection("current threshold, dev", rejection(dev, current_rule))
-            show_rejection("current threshold, held-out", rejection(held, current_rule))
-        rule_half = fit_rule(even, features, args.max_wrong)
-        print(f"  fitted on even half: {rule_half}")
-        show_rejection("  -> odd half (checked)", rejection(odd, rule_half))
-        show_rejection("  -> article held-out", rejection(held, rule_half))
-        rule_all = fit_rule(dev, features, args.max_wrong)
-        print(f"  fitted on all dev questions: {rule_all}")
-        show_rejection("  -> dev (fitted)", rejection(dev, rule_all))
-        show_rejection("  -> article held-out", rejection(held, rule_all))
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ class Conversation:
 
     turns: list[Turn] = field(default_factory=list)
 
-    def add(self, answer: Answer, messages: list[Message]) -> list[Message]:
+    def add(self, answer: Answer, messages: list[Message], documents: int = 1) -> list[Message]:
         """``messages`` (the chat so far) followed by this turn's question, answer head and quotes."""
         shown = [
             {"role": "user", "content": web.question_html(answer.question)},
-            {"role": "assistant", "content": web.answer_html(answer)},
+            {"role": "assistant", "content": web.answer_html(answer, documents)},
         ]
         self.turns.append(Turn(answer, len(messages) + len(shown)))
         shown += [{"role": "assistant", "content": web.quote_html(hit)} for hit in answer.hits]

@@ -182,7 +182,7 @@ def ask(
             questions = [check_question(question)]
         engine = _open_engine(corpus, model)
         answers = engine.ask_many(questions, k, histories=histories, fusion=fusion)
-    _print_answers(answers, as_json)
+    _print_answers(answers, as_json, len(engine.documents))
 
 
 @main.command()
@@ -218,11 +218,11 @@ def chat(corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusi
             continue
         if history and not as_json:
             click.echo("\n" + "─" * 40)
-        _print_answers([answer], as_json)
+        _print_answers([answer], as_json, len(engine.documents))
         history.append(question)
 
 
-def _print_answers(answers: Sequence[Answer], as_json: bool) -> None:
+def _print_answers(answers: Sequence[Answer], as_json: bool, documents: int = 1) -> None:
     """Each answer as one JSON line, or as text for a person (a rule between answers)."""
     from .render import text_answer
 
@@ -233,7 +233,7 @@ def _print_answers(answers: Sequence[Answer], as_json: bool) -> None:
         else:
             if i:
                 click.echo("\n" + "─" * 40)
-            click.echo(text_answer(answer, color=color))
+            click.echo(text_answer(answer, color=color, documents=documents))
 
 
 def _eval_corpus(questions_file: Path, corpus: tuple[str, ...]) -> list[str]:

@@ -76,11 +76,13 @@ def idf(doc_freq: np.ndarray | int, n_docs: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class QueryTerms:
-    """Vocabulary ids and IDF of a question's known terms; ``total_idf`` also counts unknown ones."""
+    """Vocabulary ids and IDF of a question's known terms; ``total_idf`` and ``count`` (its distinct
+    terms) also count the ones no document uses."""
 
     ids: np.ndarray
     idf: np.ndarray
     total_idf: float
+    count: int
 
 
 class LexicalIndex:
@@ -122,7 +124,7 @@ class LexicalIndex:
         ids = np.array([self._ids[t] for t in known], dtype=np.int64)
         known_idf = idf(self._doc_freq[ids], self._size)
         total = float(known_idf.sum() + (len(distinct) - len(known)) * idf(0, self._size))
-        return QueryTerms(ids=ids, idf=known_idf.astype(np.float32), total_idf=total)
+        return QueryTerms(ids=ids, idf=known_idf.astype(np.float32), total_idf=total, count=len(distinct))
 
     def presence(self, documents: Sequence[Sequence[str]]) -> Any:
         """A CSR matrix, one row per document: 1 where it holds a vocabulary term (others ignored)."""

@@ -4,17 +4,20 @@
 (``search``), with weights fitted on half of the bench questions and checked on the other half
 (``benchmarks/fit_weights.py``, docs/quality.md); ``fusion="rrf"`` ranks by reciprocal rank fusion of
 the dense and BM25 rankings instead (the first version of this engine, kept to measure against). The
-highlight is the sentence with the best similarity plus a share of its coverage. The answered rule
-reads the weighted score of the passage ranked first, whatever ranked it.
+highlight is the sentence with the best similarity plus a share of its coverage. Whether the question
+is answered is the calibrated ``confidence`` (``answerability``) of the passage ranked first, whatever
+ranked it, measured on its weighted score and evidence.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from .answerability import FEATURES, AnswerabilityModel, shipped_model, type_missing
 from .errors import QuestionError
 from .index import SearchIndex
 from .results import Answer, Highlight, Hit
@@ -51,18 +54,6 @@ class FollowUpWeights:
     context: RankWeights = RankWeights(dense=0.47, sentence=0.59, lexical=0.32, coverage=-0.04)
 
 
-@dataclass(frozen=True)
-class AnswerRule:
-    """The best passage answers the question when its rank score reaches ``min_score``
-    (``follow_up_min_score`` for a question read wholly as a follow-up; blended by the gate)."""
-
-    min_score: float = 1.04
-    follow_up_min_score: float = 1.04
-
-    def answered(self, best_score: float, follow: float = 0.0) -> bool:
-        return best_score >= (1 - follow) * self.min_score + follow * self.follow_up_min_score
-
-
 def check_fusion(fusion: str) -> str:
     if fusion not in FUSIONS:
         raise QuestionError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
@@ -77,13 +68,13 @@ class Ranker:
         index: SearchIndex,
         texts: Mapping[str, str],
         weights: RankWeights | None = None,
-        rule: AnswerRule | None = None,
+        model: AnswerabilityModel | None = None,
         follow_up: FollowUpWeights | None = None,
     ) -> None:
         self.index = index
         self.texts = texts
         self.weights = weights or RankWeights()
-        self.rule = rule or AnswerRule()
+        self.model = model or shipped_model()
         self.follow_up = follow_up or FollowUpWeights()
         self._sentence_spans = [span for p in index.passages for span in p.sentences]
 
@@ -114,8 +105,44 @@ class Ranker:
         scores = weighted if check_fusion(fusion) == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
         hits = tuple(self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1))
-        answered = bool(hits) and self.rule.answered(float(weighted[order[0]]), follow)
-        return Answer(question=question, answered=answered, hits=hits, truncated=truncated)
+        if not hits:
+            return Answer(question=question, answered=False, hits=hits, truncated=truncated, confidence=0.0)
+        evidence = self.evidence(found, weighted, int(order[0]), question, hits[0].highlight.text)
+        confidence = self.model.confidence(evidence)
+        return Answer(
+            question=question,
+            answered=confidence >= self.model.threshold,
+            hits=hits,
+            truncated=truncated,
+            confidence=confidence,
+            evidence=tuple(float(v) for v in evidence),
+        )
+
+    def evidence(self, found: Candidates, weighted: np.ndarray, i: int, question: str, highlight: str) -> np.ndarray:
+        """The answerability features (``answerability.FEATURES``) of candidate ``i``, the passage ranked first."""
+        others = np.delete(weighted, i)
+        block = slice(int(found.segments[i]), int(found.segments[i + 1]))
+        local = int(np.flatnonzero(found.sentence_rows[block] == self.highlight_row(found, i))[0])
+        query = found.query
+        present = self.index.sentence_terms[found.sentence_rows[block]][:, query.ids].max(axis=0).toarray().ravel()
+        absent = query.idf[present == 0] if len(query.ids) else query.idf
+        values = {
+            "score": float(weighted[i]),
+            "margin": float(weighted[i] - others.max()) if len(others) else 1.0,
+            "dense": float(found.dense[i]),
+            "sentence": float(found.sentence[i]),
+            "lexical": float(found.lexical[i]),
+            "coverage": float(found.coverage[i]),
+            "highlight_similarity": float(found.sentence_similarity[block][local]),
+            "highlight_coverage": float(found.sentence_coverage[block][local]),
+            "unknown_terms": 1 - float(query.idf.sum()) / query.total_idf if query.total_idf > 0 else 1.0,
+            "missing_rare_term": float(absent.max()) / math.log1p(max(len(self.index.passages), 1))
+            if len(absent)
+            else 0.0,
+            "terms": min(query.count, 8) / 8,
+            "type_missing": type_missing(question, highlight),
+        }
+        return np.array([values[name] for name in FEATURES])
 
     def highlight_row(self, found: Candidates, i: int) -> int:
         """Absolute sentence row of the highlight of candidate ``i``."""

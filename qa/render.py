@@ -9,7 +9,24 @@ from __future__ import annotations
 from .passages import Passage
 from .results import Answer, Hit
 
-NOT_ANSWERED = "The article does not seem to answer this question. The closest passages are:"
+NOT_ANSWERED = "The article does not say."
+NOT_ANSWERED_MANY = "The documents do not say."
+CLOSEST = "Closest passages, for checking:"
+STRONG = 0.6  # confidence from which the evidence is called strong
+
+
+def not_answered(documents: int = 1) -> str:
+    """What a refusal says: plainly that the text does not say (one document: "the article")."""
+    return NOT_ANSWERED if documents <= 1 else NOT_ANSWERED_MANY
+
+
+def evidence(answer: Answer) -> str:
+    """The confidence in words: strong, some (answered) or weak (refused) evidence."""
+    if not answer.answered:
+        return "weak evidence"
+    return "strong evidence" if answer.confidence >= STRONG else "some evidence"
+
+
 ANSI_MARK = ("\x1b[1;7m", "\x1b[0m")
 PLAIN_MARK = ("»", "«")
 
@@ -41,8 +58,9 @@ def quote_parts(hit: Hit) -> tuple[str, str, str]:
     return hit.text[: h.start - p.start], hit.text[h.start - p.start : h.end - p.start], hit.text[h.end - p.start :]
 
 
-def text_answer(answer: Answer, color: bool = False) -> str:
-    """A readable block: the short answer, then each passage quoted verbatim with position and score."""
+def text_answer(answer: Answer, color: bool = False, documents: int = 1) -> str:
+    """A readable block: the short answer (or a plain refusal), its confidence, then each passage quoted
+    verbatim with position and score."""
     mark = ANSI_MARK if color else PLAIN_MARK
     lines = [f"Q: {answer.question}"]
     if answer.context is not None:
@@ -55,7 +73,8 @@ def text_answer(answer: Answer, color: bool = False) -> str:
     if answer.answered:
         lines.append(f"A: {answer.hits[0].highlight.text}")
     else:
-        lines.append(NOT_ANSWERED)
+        lines.append(f"{not_answered(documents)} {CLOSEST}")
+    lines.append(f"(confidence {answer.confidence:.2f}: {evidence(answer)})")
     for hit in answer.hits:
         before, inside, after = quote_parts(hit)
         lines.append("")

@@ -67,7 +67,8 @@ class Answer:
     """The passages that best answer ``question``; ``answered`` is False when the evidence is weak.
 
     ``truncated`` tells that the question was longer than the model reads and was cut; ``context`` how
-    a follow-up was read (None when the question was read on its own).
+    a follow-up was read (None when the question was read on its own); ``confidence`` the calibrated
+    probability that the top passage answers, and ``answered`` whether it reaches the threshold.
     """
 
     question: str
@@ -75,6 +76,8 @@ class Answer:
     hits: tuple[Hit, ...]
     truncated: bool = False
     context: ReadAs | None = None
+    confidence: float = 0.0  # the calibrated probability that the top passage answers (answerability)
+    evidence: tuple[float, ...] = ()  # the features that probability was computed from
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``qa ask --json`` and the app's ``/ask`` endpoint."""
@@ -83,4 +86,5 @@ class Answer:
             "answered": self.answered,
             "passages": [h.to_json() for h in self.hits],
             "context": self.context.to_json() if self.context else None,
+            "confidence": round(self.confidence, 4),
         }

@@ -49,6 +49,7 @@ class Candidates:
     segments: np.ndarray
     sentence_similarity: np.ndarray
     sentence_coverage: np.ndarray
+    query: QueryTerms  # the question's terms as the index knows them (ids, IDF, and the IDF of unknown ones)
 
 
 def search(index: SearchIndex, query: Query, depth: int = DEPTH) -> Candidates:
@@ -81,8 +82,10 @@ def features(index: SearchIndex, query: Query, ids: np.ndarray) -> Candidates:
     np.cumsum(counts, out=segments[1:])
     rows = np.repeat(offsets[ids] - segments[:-1], counts) + np.arange(int(segments[-1]))
     similarity = index.sentence_vectors[rows] @ vector
-    coverage = sentence_coverage(index.sentence_terms, rows, index.lexical.query(query.terms))
+    known = index.lexical.query(query.terms)
+    coverage = sentence_coverage(index.sentence_terms, rows, known)
     return Candidates(
+        query=known,
         ids=ids,
         dense=dense,
         sentence=np.maximum.reduceat(similarity, segments[:-1]) if len(ids) else similarity,

@@ -13,7 +13,7 @@ from html import escape
 
 from .corpus import Document
 from .passages import Passage
-from .render import NOT_ANSWERED, position, position_parts, quote_parts
+from .render import CLOSEST, evidence, not_answered, position, position_parts, quote_parts
 from .results import Answer, Hit
 
 QUESTION_PREVIEW_CHARS = 600
@@ -43,8 +43,9 @@ def _quote(hit: Hit) -> str:
     return body.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
 
 
-def answer_html(answer: Answer) -> str:
-    """The head of the assistant's reply: the short answer (or that the text does not answer)."""
+def answer_html(answer: Answer, documents: int = 1) -> str:
+    """The head of the assistant's reply: the short answer (or that the text does not say), how strong
+    the evidence is, and how a follow-up was read."""
     parts = ['<div class="qa-answer">']
     if answer.truncated:
         parts.append(
@@ -56,7 +57,13 @@ def answer_html(answer: Answer) -> str:
         top = answer.hits[0].highlight.text
         parts.append(f'<p class="qa-short"><span class="qa-label">Answer</span> {escape(top)}</p>')
     else:
-        parts.append(f'<p class="qa-short qa-unanswered">{escape(NOT_ANSWERED)}</p>')
+        parts.append(f'<p class="qa-short qa-unanswered">{escape(not_answered(documents))}</p>')
+        parts.append(f'<p class="qa-closest">{escape(CLOSEST)}</p>')
+    if answer.hits:
+        label = evidence(answer)
+        parts.append(
+            f'<p class="qa-evidence qa-{label.split()[0]}" title="confidence {answer.confidence:.2f}">{label}</p>'
+        )
     if answer.context is not None:
         follows = escape(answer.context.follows)
         parts.append(f'<p class="qa-read-as">Read as a follow-up to “{follows}”</p>')
@@ -147,6 +154,10 @@ CSS = """
 .qa-text {margin: 0; line-height: 1.5;}
 mark.qa-hl {background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px;}
 .qa-note {font-size: 0.8rem; color: var(--body-text-color-subdued);}
+.qa-evidence {display: inline-block; font-size: 0.75rem; border-radius: 999px; padding: 0 8px; margin: 0;
+  border: 1px solid currentColor;}
+.qa-strong {color: #047857;} .qa-some {color: #a16207;} .qa-weak {color: #9ca3af;}
+.qa-closest {font-size: 0.85rem; color: var(--body-text-color-subdued); margin-top: 0.2rem;}
 .qa-read-as {font-size: 0.8rem; color: var(--body-text-color-subdued); font-style: italic; margin-top: 0.2rem;}
 .qa-source-head {display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; margin-bottom: 0.4rem;}
 .qa-doc {font-weight: 700;}

@@ -95,8 +95,9 @@ def check_answer(obj: dict[str, Any], texts: dict[str, str], k: int, question: s
 
     At most ``k`` passages (at least one); ``texts`` maps document names to their text as stored.
     """
-    assert {"question", "answered", "passages"} <= set(obj)
+    assert {"question", "answered", "passages", "confidence"} <= set(obj)
     assert isinstance(obj["question"], str) and isinstance(obj["answered"], bool)
+    assert isinstance(obj["confidence"], float) and 0 <= obj["confidence"] <= 1
     if question is not None:
         assert obj["question"] == question
     passages = obj["passages"]

@@ -177,7 +177,11 @@ def test_empty_question_gets_a_friendly_message(page: Page) -> None:
 
 def test_unanswerable_question_says_so(page: Page) -> None:
     page.ask(dev_question("article-dev-17")["q"])
-    assert "does not seem to answer" in page.page.locator("#qa-chat .qa-answer").last.inner_text()
+    head = page.page.locator("#qa-chat .qa-answer").last
+    assert head.locator(".qa-unanswered").inner_text() == "The article does not say."
+    assert head.locator(".qa-closest").inner_text() == "Closest passages, for checking:"
+    assert head.locator(".qa-evidence").inner_text() == "weak evidence"
+    assert page.page.locator("#qa-chat .qa-quote").count() == 5  # the closest passages are still quoted
 
 
 def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

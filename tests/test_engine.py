@@ -16,7 +16,8 @@ from tests.helpers import CONTRACT, check_answer
 def check_contract(obj: dict[str, Any], engine: Engine, k: int) -> None:
     """The JSON contract, with exactly ``min(k, passages)`` passages, and no field beyond the contract's."""
     check_answer(obj, engine.texts, k)
-    assert set(obj) == {"question", "answered", "passages", "context"}
+    assert set(obj) == {"question", "answered", "passages", "context", "confidence"}
+    assert 0 <= obj["confidence"] <= 1
     assert len(obj["passages"]) == min(k, len(engine.passages))
     assert all(set(p) == set(CONTRACT) and set(p["highlight"]) == {"start", "end", "text"} for p in obj["passages"])
 

