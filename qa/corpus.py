@@ -1,12 +1,15 @@
 """Read the documents of a corpus exactly as stored.
 
-A document's text is its bytes decoded as UTF-8 and nothing else: no newline translation, no
-normalisation, no stripping. Every offset the library reports indexes this text.
+A text document's text is its bytes decoded as UTF-8 and nothing else: no newline translation, no
+normalisation, no stripping. A PDF, Word or HTML file is converted (``extract``) and the text it makes
+is the document as stored, with its pages and headings. Every offset the library reports indexes
+this text.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -15,18 +18,28 @@ from pathlib import Path
 
 from . import settings
 from .errors import CorpusError, DocumentError
+from .extract import FORMATS, convert
+from .extracted import Extracted, ExtractError
 
-SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+SUFFIXES = (*TEXT_SUFFIXES, *FORMATS)
 
 
 @dataclass(frozen=True)
 class Document:
-    """One text document: ``name`` is its path relative to the corpus folder given (or its file name)."""
+    """One document: ``name`` is its path relative to the corpus folder given (or its file name).
+
+    ``text`` is the document as stored; ``pages`` are the spans of its pages (empty when unpaged) and
+    ``headings`` the spans and levels of the headings its converter found. ``sha256`` hashes what is
+    stored, so a document whose stored text changes is indexed again.
+    """
 
     name: str
     path: Path
     text: str
     sha256: str
+    pages: tuple[tuple[int, int], ...] = ()
+    headings: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
     limit = settings.max_document_bytes() if max_bytes is None else max_bytes
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # a pipe or a device could block or never end
-            raise DocumentError(str(path), "is not a regular file; give the corpus plain .txt or .md files")
+            raise DocumentError(str(path), f"is not a regular file; give the corpus {_KINDS} files")
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
@@ -61,8 +74,10 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
             f"is {size / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit for one document; "
             f"split it into smaller files or raise {settings.MAX_DOC_MB_ENV}",
         )
+    if path.suffix.lower() in FORMATS:
+        return _converted(path, name, data)
     if b"\x00" in data:
-        raise DocumentError(str(path), "looks binary (it contains NUL bytes); give the corpus plain .txt or .md files")
+        raise DocumentError(str(path), f"looks binary (it contains NUL bytes); give the corpus {_KINDS} files")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -76,8 +91,26 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
     return Document(name=name, path=path, text=text, sha256=hashlib.sha256(data).hexdigest())
 
 
+_KINDS = ", ".join(SUFFIXES)
+
+
+def _converted(path: Path, name: str, data: bytes) -> Document:
+    if not data.strip():
+        raise DocumentError(str(path), "is empty; add text to it or leave it out of the corpus")
+    try:
+        extracted = convert(data, path.suffix)
+    except ExtractError as exc:
+        raise DocumentError(str(path), str(exc)) from None
+    return Document(name, path, extracted.text, _stored_hash(extracted), extracted.pages, extracted.headings)
+
+
+def _stored_hash(extracted: Extracted) -> str:
+    stored = json.dumps(extracted.to_json(), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(stored.encode("utf-8")).hexdigest()
+
+
 def _folder_files(folder: Path) -> list[Path]:
-    """The ``.txt`` and ``.md`` files under ``folder``, sorted, skipping hidden files and folders."""
+    """The documents (``SUFFIXES``) under ``folder``, sorted, skipping hidden files and folders."""
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -93,7 +126,7 @@ def _candidates(paths: Iterable[Path]) -> list[tuple[Path, str]]:
         if path.is_dir():
             files = _folder_files(path)
             if not files:
-                raise CorpusError(f"corpus folder {path} holds no .txt or .md files; add some or pass another --corpus")
+                raise CorpusError(f"corpus folder {path} holds no {_KINDS} files; add some or pass another --corpus")
             out.extend((f, f.relative_to(path).as_posix()) for f in files)
         elif path.exists():
             out.append((path, path.name))
@@ -103,7 +136,7 @@ def _candidates(paths: Iterable[Path]) -> list[tuple[Path, str]]:
 
 
 def load_corpus(paths: Sequence[Path | str], max_bytes: int | None = None) -> Corpus:
-    """Load every document the paths name (files, or folders searched for ``.txt``/``.md``).
+    """Load every document the paths name (files, or folders searched for ``SUFFIXES``).
 
     A document that cannot be used is reported in ``Corpus.problems`` and the others still load;
     ``CorpusError`` is raised when a path is missing or no document at all is usable.

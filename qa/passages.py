@@ -32,7 +32,8 @@ class Passage:
     """A verbatim span ``document.text[start:end]`` with its place in the document.
 
     ``paragraph`` counts body paragraphs from 1 (0 marks the document's title line), ``line`` is the
-    1-based line of ``start`` and ``sentences`` are the absolute spans of the passage's sentences.
+    1-based line of ``start``, ``sentences`` are the absolute spans of the passage's sentences and
+    ``page`` the 1-based page that holds it (None for an unpaged document).
     """
 
     doc: str
@@ -42,6 +43,7 @@ class Passage:
     paragraph: int
     line: int
     sentences: tuple[Span, ...]
+    page: int | None = None
 
 
 def split_document(document: Document, config: SplitConfig | None = None) -> list[Passage]:
@@ -52,7 +54,8 @@ def split_document(document: Document, config: SplitConfig | None = None) -> lis
     cfg = config or SplitConfig()
     text = document.text
     line_starts = [m.end() for m in LINE_BREAK.finditer(text)]
-    layout = parse_layout(text)
+    page_starts = [start for start, _ in document.pages]
+    layout = parse_layout(text, document.headings)
     blocks = [layout.title] if layout.title else []
     blocks.extend(layout.paragraphs)
     passages: list[Passage] = []
@@ -69,6 +72,7 @@ def split_document(document: Document, config: SplitConfig | None = None) -> lis
                     paragraph=para.number,
                     line=bisect.bisect_right(line_starts, start) + 1,
                     sentences=tuple(group),
+                    page=bisect.bisect_right(page_starts, start) if page_starts else None,
                 )
             )
     return passages

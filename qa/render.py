@@ -32,12 +32,15 @@ PLAIN_MARK = ("»", "«")
 
 
 def position_parts(passage: Passage, section_chars: int | None = None) -> list[str]:
-    """Where a passage stands: document, section, ¶ paragraph (or title), line, characters.
+    """Where a passage stands: document, page (paged documents), section, ¶ paragraph (or title), line,
+    characters.
 
     ``section_chars`` shortens a long section heading to that many characters (with an ellipsis).
     """
     p = passage
     parts = [p.doc]
+    if p.page is not None:
+        parts.append(f"p. {p.page}")
     if p.section:
         section = p.section
         if section_chars is not None and len(section) > section_chars:

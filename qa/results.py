@@ -45,7 +45,13 @@ class Hit:
             "section": p.section,
             "paragraph": p.paragraph,
             "line": p.line,
-            "highlight": {"start": self.highlight.start, "end": self.highlight.end, "text": self.highlight.text},
+            "highlight": {
+                "start": self.highlight.start,
+                "end": self.highlight.end,
+                "text": self.highlight.text,
+                "page": p.page,  # a highlight lies inside its passage, which lies inside one page
+            },
+            "page": p.page,
         }
 
 

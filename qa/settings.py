@@ -16,11 +16,17 @@ MODEL_ENV = "QA_MODEL"
 BACKEND_ENV = "QA_BACKEND"
 INDEX_DIR_ENV = "QA_INDEX_DIR"
 MAX_DOC_MB_ENV = "QA_MAX_DOC_MB"
+EXTRACT_SECONDS_ENV = "QA_EXTRACT_SECONDS"
+EXTRACT_MEMORY_ENV = "QA_EXTRACT_MEMORY_MB"
+MAX_DOCS_ENV = "QA_MAX_DOCS"
 
 BACKENDS = ("onnx", "torch")
 DEFAULT_BACKEND = "onnx"
 DEFAULT_INDEX_DIR = ".qa-index"
 DEFAULT_MAX_DOC_MB = 20.0
+DEFAULT_EXTRACT_SECONDS = 60
+DEFAULT_EXTRACT_MEMORY_MB = 2048
+DEFAULT_MAX_DOCS = 20
 
 
 def _raw(name: str) -> str:
@@ -60,3 +66,27 @@ def max_document_bytes() -> int:
     if not math.isfinite(megabytes) or megabytes <= 0:
         raise CorpusError(f"{MAX_DOC_MB_ENV}={raw!r} is not a size; set it to a positive number of MB, e.g. 50")
     return int(megabytes * 1_000_000)
+
+
+def _whole(name: str, default: int) -> int:
+    raw = _raw(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise CorpusError(f"{name}={raw!r} is not a whole number of at least 1; set it to e.g. {default}")
+    return int(raw)
+
+
+def extract_seconds() -> int:
+    """CPU seconds a PDF, Word or HTML file may take to convert (``QA_EXTRACT_SECONDS``, default 60)."""
+    return _whole(EXTRACT_SECONDS_ENV, DEFAULT_EXTRACT_SECONDS)
+
+
+def extract_memory_mb() -> int:
+    """Memory the converting worker may use (``QA_EXTRACT_MEMORY_MB``, default 2048)."""
+    return _whole(EXTRACT_MEMORY_ENV, DEFAULT_EXTRACT_MEMORY_MB)
+
+
+def max_documents() -> int:
+    """Documents one browser session may hold (``QA_MAX_DOCS``, default 20)."""
+    return _whole(MAX_DOCS_ENV, DEFAULT_MAX_DOCS)

@@ -40,7 +40,7 @@ from .lexical import LexicalIndex, load_sparse, save_sparse
 from .passages import Passage
 
 # Bumped whenever what is stored, or how text is split or tokenized, changes: old indexes rebuild.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 LOCK_TIMEOUT_S = 600.0
 
 Notice = Callable[[str], None]
@@ -264,6 +264,7 @@ def _read_passages(path: Path) -> list[Passage]:
             paragraph=r["paragraph"],
             line=r["line"],
             sentences=tuple((s, e) for s, e in r["sentences"]),
+            page=r.get("page"),
         )
         for r in rows
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -72,17 +73,24 @@ class Layout:
     captions: tuple[tuple[int, int], ...]
 
 
-def split_lines(text: str) -> list[Line]:
-    """Every line of ``text`` with its number, classified by what it holds."""
+def split_lines(text: str, headings: Sequence[tuple[int, int, int]] = ()) -> list[Line]:
+    """Every line of ``text`` with its number, classified by what it holds.
+
+    A line whose content is one of ``headings`` (start, end, level: what a converter found) is a heading.
+    """
+    known = {(start, end): level for start, end, level in headings}
     lines: list[Line] = []
     pos = 0
     number = 1
-    for brk in LINE_BREAK.finditer(text):
-        lines.append(_classify(text, number, pos, brk.start()))
-        pos = brk.end()
-        number += 1
-    if pos < len(text):
-        lines.append(_classify(text, number, pos, len(text)))
+    for brk in [*LINE_BREAK.finditer(text), None]:
+        end = brk.start() if brk else len(text)
+        if brk or pos < len(text):
+            line = _classify(text, number, pos, end)
+            level = known.get((line.start, line.end))
+            lines.append(Line(number, line.start, line.end, Kind.MD_HEADING, level) if level else line)
+        if brk:
+            pos = brk.end()
+            number += 1
     return lines
 
 
@@ -114,18 +122,22 @@ def _is_wrapped(lines: list[Line]) -> bool:
     return any(a.kind is Kind.TEXT and b.kind is Kind.TEXT for a, b in itertools.pairwise(lines))
 
 
-def parse_layout(text: str) -> Layout:
-    """Find the title, the body paragraphs (numbered, with their section) and the captions."""
-    return _LayoutReader(text).read()
+def parse_layout(text: str, headings: Sequence[tuple[int, int, int]] = ()) -> Layout:
+    """Find the title, the body paragraphs (numbered, with their section) and the captions.
+
+    ``headings`` are the (start, end, level) of headings a converter found (Word styles, HTML h1–h6,
+    PDF font sizes): those lines start sections whatever they look like.
+    """
+    return _LayoutReader(text, headings).read()
 
 
 class _LayoutReader:
     """Reads a document's lines once, in order, keeping the state a reader keeps: the section so far,
     a section marker waiting for its heading, and (in the wrapped layout) the paragraph being grown."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, headings: Sequence[tuple[int, int, int]] = ()) -> None:
         self.text = text
-        self.lines = split_lines(text)
+        self.lines = split_lines(text, headings)
         self.wrapped = _is_wrapped(self.lines)
         self.paragraphs: list[Paragraph] = []
         self.captions: list[tuple[int, int]] = []

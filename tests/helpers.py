@@ -37,6 +37,7 @@ CONTRACT = {
     "paragraph": int,
     "line": int,
     "highlight": dict,
+    "page": (int, type(None)),
 }
 
 
@@ -111,7 +112,7 @@ def check_answer(obj: dict[str, Any], texts: dict[str, str], k: int, question: s
         assert p["text"] == text[p["start"] : p["end"]] and p["text"].strip()
         assert p["line"] == line_of(text, p["start"])
         h = p["highlight"]
-        assert {"start", "end", "text"} <= set(h)
+        assert {"start", "end", "text", "page"} <= set(h) and h["page"] == p["page"]
         assert p["start"] <= h["start"] < h["end"] <= p["end"]
         assert h["text"] == text[h["start"] : h["end"]]
     scores = [p["score"] for p in passages]

@@ -73,7 +73,7 @@ def test_no_usable_document_is_an_error_listing_the_problems(tmp_path: Path) -> 
 
 def test_folder_without_documents_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_text("a,b", encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"no \.txt or \.md"):
+    with pytest.raises(CorpusError, match=r"holds no \.txt, \.md, \.pdf, \.docx, \.html, \.htm files"):
         load_corpus([tmp_path])
 
 

@@ -1,0 +1,41 @@
+"""HTML → stored text of the main content only, by trafilatura (navigation, banners, footers, scripts
+and boilerplate left out; headings h1–h6 kept with their level, lists and tables as paragraphs).
+
+trafilatura was chosen over readability-style extraction for its measured precision on boilerplate
+(cookie banners, menus, "related" boxes) and because it keeps the headings' levels in its XML output.
+"""
+
+from __future__ import annotations
+
+from .extracted import Extracted, ExtractError, TextBuilder
+
+_BLOCKS = {"p", "item", "cell", "quote", "code"}
+
+
+def extract(data: bytes) -> Extracted:
+    """The main content of an HTML page; ``ExtractError`` when it holds nothing but markup."""
+    import trafilatura
+    from lxml import etree
+
+    xml = trafilatura.extract(
+        data,
+        output_format="xml",
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+        include_formatting=False,
+        favor_precision=True,
+    )
+    if not xml:
+        raise ExtractError("holds no readable text (only markup, scripts or navigation); save the page's text instead")
+    root = etree.fromstring(xml.encode("utf-8"))
+    builder = TextBuilder()
+    for element in root.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "head":
+            level = (element.get("rend") or "h2").lstrip("h")
+            builder.paragraph("".join(element.itertext()), heading=int(level) if level.isdigit() else 2)
+        elif tag in _BLOCKS and not any(child.tag in _BLOCKS for child in element):
+            builder.paragraph("".join(element.itertext()))
+    return builder.build(paged=False)
