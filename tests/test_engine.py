@@ -19,7 +19,8 @@ def check_contract(obj: dict[str, Any], engine: Engine, k: int) -> None:
     assert set(obj) == {"question", "answered", "passages", "context", "confidence"}
     assert 0 <= obj["confidence"] <= 1
     assert len(obj["passages"]) == min(k, len(engine.passages))
-    assert all(set(p) == set(CONTRACT) and set(p["highlight"]) == {"start", "end", "text", "page"} for p in obj["passages"])
+    for p in obj["passages"]:
+        assert set(p) == set(CONTRACT) and set(p["highlight"]) == {"start", "end", "text", "page"}
 
 
 def test_ask_returns_ranked_verbatim_passages(fake_engine: Engine) -> None:
