@@ -1,10 +1,10 @@
-"""The browser app: ask the article, read the quoted passages, check them in the source panel.
+"""The browser app: ask the article (or your own documents), read the quoted passages, check them.
 
     python app.py [--corpus PATH ...] [--model NAME] [--share]
 
 Serves on http://127.0.0.1:7860 unless ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` say otherwise;
 a public share link is opened only with ``--share``. Layout and wiring only: the answers come from
-``qa.engine`` and their HTML from ``qa.web``.
+``qa.engine``, each session's documents from ``qa.workspace``, the HTML from ``qa.web``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -19,13 +21,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 from starlette.middleware import Middleware
 
-from qa import web
-from qa.chat import Conversation
+from qa import settings, web
+from qa.chat import Conversation, Session
+from qa.corpus import SUFFIXES
 from qa.embedders import make_embedder
 from qa.engine import DEFAULT_K, Engine
 from qa.errors import QAError, QuestionError
 from qa.results import Answer, Hit
 from qa.server import BodyLimit, CoalescingEmbedder, Gate
+from qa.workspace import Workspaces
 
 MAX_K = 10
 CHAT_CONCURRENCY = 2  # chat turns run at once; more wait in Gradio's queue, up to QUEUE_SIZE
@@ -33,66 +37,126 @@ QUEUE_SIZE = 64  # beyond this many waiting chat turns, Gradio tells the user th
 ACTIVE = 16  # questions answered at once (they share forward passes); more wait...
 WAITING = 20  # ...up to this many (Gradio runs at most 40 handlers); beyond, callers are told "busy"
 MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads only the first ~250 words
-MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413
+MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413 (uploads: see launch)
 MAX_HISTORY = 20  # earlier questions passed on to the engine (it reads the latest few)
+UPLOAD_PATH = "/gradio_api/upload"
 Message = dict[str, Any]
+Documents = tuple[Session, str, str, Any, Any]  # session, document list, status, remove choices, header
 
 
 class Handlers:
-    """The page's event handlers as plain functions over one shared, read-only engine."""
+    """The page's event handlers as plain functions: one shared model and library, a session each."""
 
-    def __init__(self, engine: Engine, gate: Gate | None = None) -> None:
-        self.engine = engine
+    def __init__(self, workspaces: Workspaces, gate: Gate | None = None) -> None:
+        self.workspaces = workspaces
         self.gate = gate or Gate(ACTIVE, WAITING)
 
-    def first_source(self) -> str:
-        return web.source_html(self.engine.documents[0])
+    @property
+    def engine(self) -> Engine:
+        """The engine over the bundled corpus: the API's, and every session's starting point."""
+        return self.workspaces.base
+
+    def session(self, state: Session | None) -> Session:
+        return state if state is not None else Session(self.workspaces.bundled)
+
+    def first_source(self, state: Session | None = None) -> str:
+        engine = self.workspaces.engine(self.session(state).sources)
+        return web.source_html(engine.documents[0]) if engine else web.documents_html([])
 
     def respond(
-        self, question: str, k: float, history: list[Message] | None, chat: Conversation | None
-    ) -> tuple[list[Message], str, Any, Conversation]:
-        """Answer one chat turn: (new history, cleared question box, source panel, conversation)."""
+        self, question: str, k: float, history: list[Message] | None, state: Session | None
+    ) -> tuple[list[Message], str, Any, Session]:
+        """Answer one chat turn: (new history, cleared question box, source panel, session)."""
         history = list(history or [])
-        chat = chat or Conversation()
+        session = self.session(state)
         if not (question or "").strip():
             gr.Warning("Type a question about the article first.")
-            return history, question, gr.skip(), chat
+            return history, question, gr.skip(), session
+        engine = self.workspaces.engine(session.sources)
+        if engine is None:
+            gr.Warning("There is no document to ask: add one below first.")
+            return history, question, gr.skip(), session
         try:
-            answer = self._ask(question, int(k), chat.questions())
+            answer = self._ask(engine, question, int(k), session.conversation.questions())
         except QuestionError as exc:
             gr.Warning(str(exc))
-            return history, question, gr.skip(), chat
+            return history, question, gr.skip(), session
         except QAError as exc:
             raise gr.Error(str(exc)) from None
-        history = chat.add(answer, history, len(self.engine.documents))
-        source: Any = gr.skip()
-        if answer.hits:
-            source = self._source(answer.hits[0])
-        return history, "", source, chat
+        history = session.conversation.add(answer, history, len(engine.documents))
+        source = self._source(engine, answer.hits[0]) if answer.hits else gr.skip()
+        return history, "", source, session
 
-    def show_citation(self, chat: Conversation | None, selected: gr.SelectData) -> Any:
+    def show_citation(self, state: Session | None, selected: gr.SelectData) -> Any:
         """The source panel for the quote the user clicked in the chat (anything else changes nothing)."""
+        session = self.session(state)
         index = selected.index
-        hit = chat.hit_at(index) if chat is not None and isinstance(index, int) else None
-        return gr.skip() if hit is None else self._source(hit)
+        hit = session.conversation.hit_at(index) if isinstance(index, int) else None
+        engine = self.workspaces.engine(session.sources)
+        if hit is None or engine is None:
+            return gr.skip()
+        return self._source(engine, hit)
 
-    def clear(self) -> tuple[list[Message], str, str, Conversation]:
-        return [], "", self.first_source(), Conversation()
+    def clear(self, state: Session | None) -> tuple[list[Message], str, str, Session]:
+        session = Session(self.session(state).sources, Conversation())
+        return [], "", self.first_source(session), session
+
+    def add_files(self, files: list[str] | None, state: Session | None) -> Iterator[Documents]:
+        """Add uploaded files one by one; each can be asked as soon as its line says it is ready.
+
+        Gradio keeps each upload under a folder of its own, with the name it was uploaded with.
+        """
+        session = self.session(state)
+        paths = [Path(f) for f in files or []]
+        problems: list[str] = []
+        for done, path in enumerate(paths):
+            name = path.name
+            yield self._documents(session, web.reading_html(name, done + 1, len(paths)))
+            try:
+                session = Session(self.workspaces.add_file(session.sources, path, name), session.conversation)
+            except QAError as exc:
+                problems.append(str(exc))
+        yield self._documents(session, web.added_html(len(paths) - len(problems), problems))
+
+    def add_text(self, text: str, state: Session | None) -> tuple[Documents, str]:
+        session = self.session(state)
+        try:
+            session = Session(self.workspaces.add_text(session.sources, text or ""), session.conversation)
+        except QAError as exc:
+            return self._documents(session, web.added_html(0, [str(exc)])), text
+        return self._documents(session, web.added_html(1, [])), ""
+
+    def remove(self, names: list[str] | None, state: Session | None) -> Documents:
+        session = self.session(state)
+        session = Session(self.workspaces.remove(session.sources, names or []), session.conversation)
+        return self._documents(session, web.removed_html(names or []))
 
     def api_ask(self, question: str, k: int = DEFAULT_K, history: list[str] | None = None) -> dict[str, Any]:
-        """Answer a question, in its conversation when ``history`` lists the earlier questions (oldest
-        first): the same JSON object as `qa ask --json`."""
+        """Answer a question about the bundled documents, in its conversation when ``history`` lists the
+        earlier questions (oldest first): the same JSON object as `qa ask --json`."""
         try:
-            return self._ask(question, k, history or []).to_json()
+            return self._ask(self.engine, question, k, history or []).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def _source(self, hit: Hit) -> str:
+    def _documents(self, session: Session, status: str) -> Documents:
+        names = [s.name for s in session.sources]
+        engine = self.workspaces.engine(session.sources)
+        header = web.describe(engine.documents, engine.titles(), len(engine.passages)) if engine else ""
+        choices = gr.update(choices=names, value=[])
+        return session, web.documents_html(session.listing()), status, choices, header
+
+    @staticmethod
+    def _source(engine: Engine, hit: Hit) -> Any:
         """The cited document in the source panel, the passage and its highlight marked."""
-        document = self.engine.document(hit.passage.doc)
+        try:
+            document = engine.document(hit.passage.doc)
+        except KeyError:
+            gr.Warning(f"{hit.passage.doc} was removed from this conversation")
+            return gr.skip()
         return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
-    def _ask(self, question: str, k: int, history: list[str]) -> Answer:
+    def _ask(self, engine: Engine, question: str, k: int, history: list[str]) -> Answer:
         if not isinstance(history, list):
             raise QuestionError("history must be a list of the earlier questions, oldest first")
         for text in (question, *history):
@@ -101,24 +165,21 @@ class Handlers:
                     f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
                     "(the model reads only the first 250 words or so)"
                 )
-        if len(history) > MAX_HISTORY:
-            history = history[-MAX_HISTORY:]  # only the latest turns shape the reading anyway
         with self.gate.admit():
-            return self.engine.ask(question, k, history=history)
+            return engine.ask(question, k, history=history[-MAX_HISTORY:])
 
 
 def build(engine: Engine) -> gr.Blocks:
-    """The page for ``engine``."""
-    h = Handlers(engine)
-    titles = {p.doc: engine.document(p.doc).text[p.start : p.end] for p in engine.passages if p.paragraph == 0}
+    """The page, starting every session on ``engine``'s documents."""
+    h = Handlers(Workspaces(engine))
     article = any(d.name == "harmonyos-smart-mobility.txt" for d in engine.documents)
+    start = h.session(None)
 
     demo: gr.Blocks
     with gr.Blocks(title="Ask the article", fill_width=True) as demo:
-        gr.HTML(
-            f"<h1>Ask the article</h1><p>{web.describe(engine.documents, titles, len(engine.passages))}</p>",
-            elem_id="qa-header",
-        )
+        with gr.Column(elem_id="qa-header"):
+            gr.HTML("<h1>Ask the article</h1>")
+            header = gr.HTML(web.describe(engine.documents, engine.titles(), len(engine.passages)))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chat = gr.Chatbot(
@@ -136,7 +197,7 @@ def build(engine: Engine) -> gr.Blocks:
                 with gr.Row():
                     question = gr.Textbox(
                         show_label=False,
-                        placeholder="Ask a question about the article…",
+                        placeholder="Ask a question about the article or your documents…",
                         elem_id="qa-question",
                         scale=5,
                         lines=1,
@@ -149,27 +210,50 @@ def build(engine: Engine) -> gr.Blocks:
                     clear = gr.Button("Clear chat", variant="secondary", elem_id="qa-clear")
                 if article:
                     gr.Examples([[q] for q in web.ARTICLE_EXAMPLES], inputs=[question], label="Try")
+                with gr.Accordion("Your documents", open=True, elem_id="qa-documents"):
+                    listing = gr.HTML(web.documents_html(start.listing()), elem_id="qa-doc-list")
+                    status = gr.HTML("", elem_id="qa-doc-status")
+                    with gr.Row():
+                        files = gr.File(
+                            label="Add documents (PDF, Word, HTML, text)",
+                            file_count="multiple",
+                            file_types=list(SUFFIXES),
+                            elem_id="qa-add",
+                            scale=3,
+                        )
+                        with gr.Column(scale=2):
+                            pasted = gr.Textbox(label="…or paste text", lines=3, elem_id="qa-paste")
+                            add_text = gr.Button("Add text", elem_id="qa-add-text")
+                    with gr.Row():
+                        names = [s.name for s in start.sources]
+                        remove = gr.Dropdown(names, multiselect=True, label="Remove", elem_id="qa-remove", scale=3)
+                        remove_button = gr.Button("Remove", elem_id="qa-remove-button", scale=1)
             with gr.Column(scale=2, min_width=340):
                 source = gr.HTML(h.first_source(), label="The article", elem_id="qa-source")
-        conversation = gr.State(None)
+        session = gr.State(None)
+        documents = [session, listing, status, remove, header]
 
         answered = gr.on(
             triggers=[question.submit, send.click],
             fn=h.respond,
-            inputs=[question, k, chat, conversation],
-            outputs=[chat, question, source, conversation],
+            inputs=[question, k, chat, session],
+            outputs=[chat, question, source, session],
             api_visibility="private",
         )
         answered.then(fn=None, js=web.JS_SHOW_ANSWER)
-        shown = chat.select(h.show_citation, conversation, source, api_visibility="private")
+        shown = chat.select(h.show_citation, session, source, api_visibility="private")
         shown.then(fn=None, js=web.JS_SHOW_CITATION)
         gr.on(
             triggers=[clear.click, chat.clear],
             fn=h.clear,
-            inputs=None,
-            outputs=[chat, question, source, conversation],
+            inputs=[session],
+            outputs=[chat, question, source, session],
             api_visibility="private",
         )
+        added = files.upload(h.add_files, [files, session], documents, api_visibility="private")
+        added.then(lambda: None, None, files, api_visibility="private")
+        add_text.click(h.add_text, [pasted, session], [*documents, pasted], api_visibility="private")
+        remove_button.click(h.remove, [remove, session], documents, api_visibility="private")
         # The API skips Gradio's queue (about 9 ms a request here); the gate limits it instead.
         gr.api(h.api_ask, api_name="ask", queue=False)  # type: ignore[attr-defined]
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=QUEUE_SIZE)
@@ -177,7 +261,13 @@ def build(engine: Engine) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
-    """Serve ``demo`` with the page's theme, CSS and script (loopback unless the environment says otherwise)."""
+    """Serve ``demo`` with the page's theme, CSS and limits (loopback unless the environment says otherwise).
+
+    Requests are refused over 2 MB, but uploads: each file may be as large as one document may
+    (``QA_MAX_DOC_MB``), up to the documents a session may hold (``QA_MAX_DOCS``) in one request.
+    """
+    per_file = settings.max_document_bytes()
+    uploads = per_file * settings.max_documents() + 1_000_000
     return demo.launch(
         theme=gr.themes.Soft(
             primary_hue="blue",
@@ -186,14 +276,15 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
         css=web.CSS,
         footer_links=["api"],
         ssr_mode=False,
-        app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES)]},
+        max_file_size=per_file,
+        app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={UPLOAD_PATH: uploads})]},
         **kwargs,
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the question-answering app.")
-    parser.add_argument("--corpus", action="append", help="File or folder of .txt/.md documents (repeatable).")
+    parser.add_argument("--corpus", action="append", help="File or folder of documents (repeatable).")
     parser.add_argument("--model", default=None, help="sentence-transformers model name or folder.")
     parser.add_argument("--share", action="store_true", help="Also open a public Gradio share link.")
     args = parser.parse_args(argv)

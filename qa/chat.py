@@ -1,4 +1,4 @@
-"""One browser conversation as data: its turns, and which chat message quotes which passage.
+"""One browser session as data: its documents, its turns, and which chat message quotes which passage.
 
 A reply is shown as several chat messages (``qa.web``): the question, the head of the answer, then one
 message per quoted passage. ``Conversation`` remembers each turn's answer and where its quotes start,
@@ -13,6 +13,7 @@ from typing import Any
 
 from . import web
 from .results import Answer, Hit
+from .workspace import Source
 
 Message = dict[str, Any]
 
@@ -52,3 +53,15 @@ class Conversation:
             if 0 <= rank < len(turn.answer.hits):
                 return turn.answer.hits[rank]
         return None
+
+
+@dataclass
+class Session:
+    """What one browser session holds: its documents (as ``Source``) and its conversation."""
+
+    sources: tuple[Source, ...]
+    conversation: Conversation = field(default_factory=Conversation)
+
+    def listing(self) -> list[tuple[str, int, int, bool]]:
+        """(name, pages, passages, bundled) of each document, for ``web.documents_html``."""
+        return [(s.name, s.pages, s.passages, s.bundled) for s in self.sources]

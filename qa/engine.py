@@ -44,7 +44,14 @@ VECTOR_CACHE = 4096  # question vectors kept, so that a conversation's earlier q
 class Engine:
     """Answers questions from one corpus; build it with ``Engine.open``. Safe to share across threads."""
 
-    def __init__(self, corpus: Corpus, index: SearchIndex, embedder: Embedder, stored: StoredIndex | None = None):
+    def __init__(
+        self,
+        corpus: Corpus,
+        index: SearchIndex,
+        embedder: Embedder,
+        stored: StoredIndex | None = None,
+        vectors: VectorCache | None = None,
+    ) -> None:
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
@@ -53,7 +60,7 @@ class Engine:
         self.ranker = Ranker(index, self.texts)
         self.gate = GateModel()
         self._rows = {passage: row for row, passage in enumerate(index.passages)}
-        self._vectors = _VectorCache(embedder, VECTOR_CACHE)
+        self.vectors = vectors or VectorCache(embedder, VECTOR_CACHE)  # engines of one model may share it
 
     @classmethod
     def open(
@@ -89,6 +96,10 @@ class Engine:
     def document(self, name: str) -> Document:
         return self.corpus.document(name)
 
+    def titles(self) -> dict[str, str]:
+        """Each document's title line (its paragraph 0), where it has one."""
+        return {p.doc: self.texts[p.doc][p.start : p.end] for p in self.passages if p.paragraph == 0}
+
     def ask(
         self, question: str, k: int = DEFAULT_K, *, history: Sequence[str] = (), fusion: str = "weighted"
     ) -> Answer:
@@ -118,7 +129,7 @@ class Engine:
             for earlier in history:
                 check_question(earlier, "an earlier question of the conversation")
         cut = {text: self.embedder.truncate(text) for text in {*questions, *(h for t in turns for h in t)}}
-        vectors = self._vectors.get([cut[q][0] for q in questions], [cut[h][0] for history in turns for h in history])
+        vectors = self.vectors.get([cut[q][0] for q in questions], [cut[h][0] for history in turns for h in history])
         return [self._answer(q, h, k, fusion, cut, vectors) for q, h in zip(questions, turns, strict=True)]
 
     def read(self, question: str, history: Sequence[str], vectors: dict[str, np.ndarray]) -> Reading:
@@ -157,7 +168,7 @@ class Engine:
         return dataclasses.replace(answer, context=ReadAs(history[turn], turn + 1, follow))
 
 
-class _VectorCache:
+class VectorCache:
     """Question vectors by text, the latest ``size`` kept, so that a conversation's earlier questions
     are not embedded again at every turn. New questions are always embedded (a question costs one
     forward pass, asked again or not); earlier ones are looked up, and embedded in the same batch

@@ -40,10 +40,14 @@ def convert(data: bytes, suffix: str) -> Extracted:
     return extracted
 
 
+def _command(fmt: str, memory_mb: int, seconds: int) -> list[str]:
+    return [sys.executable, "-m", "qa.extract", fmt, str(memory_mb), str(seconds)]
+
+
 def _run_worker(data: bytes, fmt: str) -> Extracted:
     seconds = settings.extract_seconds()
     memory = settings.extract_memory_mb()
-    command = [sys.executable, "-m", "qa.extract", fmt, str(memory), str(seconds)]
+    command = _command(fmt, memory, seconds)
     try:
         done = subprocess.run(command, input=data, capture_output=True, timeout=seconds + 5, check=False)
     except subprocess.TimeoutExpired:
@@ -69,12 +73,17 @@ def _save(cache: Path, extracted: Extracted) -> None:
         pass  # an unwritable cache costs a conversion next time, nothing else
 
 
-def _worker(fmt: str, memory_mb: int, seconds: int) -> dict[str, object]:
-    """In the worker: limit this process, convert standard input, say what came of it."""
+def limit(memory_mb: int, seconds: int) -> None:
+    """Cap this process's address space and CPU time (the worker does it before reading its file)."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+
+
+def _worker(fmt: str, memory_mb: int, seconds: int) -> dict[str, object]:
+    """In the worker: limit this process, convert standard input, say what came of it."""
+    limit(memory_mb, seconds)
     data = sys.stdin.buffer.read()
     try:
         if fmt == "pdf":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .extracted import Extracted, ExtractError, TextBuilder
 
 _BLOCKS = {"p", "item", "cell", "quote", "code"}
+NO_TEXT = "holds no readable text (only markup, scripts or navigation); save the page's text instead"
 
 
 def extract(data: bytes) -> Extracted:
@@ -28,7 +29,7 @@ def extract(data: bytes) -> Extracted:
         favor_precision=True,
     )
     if not xml:
-        raise ExtractError("holds no readable text (only markup, scripts or navigation); save the page's text instead")
+        raise ExtractError(NO_TEXT)
     root = etree.fromstring(xml.encode("utf-8"))
     builder = TextBuilder()
     for element in root.iter():
@@ -38,4 +39,7 @@ def extract(data: bytes) -> Extracted:
             builder.paragraph("".join(element.itertext()), heading=int(level) if level.isdigit() else 2)
         elif tag in _BLOCKS and not any(child.tag in _BLOCKS for child in element):
             builder.paragraph("".join(element.itertext()))
-    return builder.build(paged=False)
+    try:
+        return builder.build(paged=False)
+    except ExtractError:
+        raise ExtractError(NO_TEXT) from None

@@ -68,19 +68,22 @@ class Gate:
 
 
 class BodyLimit:
-    """ASGI middleware: answer 413 to any request whose body is larger than ``limit`` bytes."""
+    """ASGI middleware: answer 413 to any request whose body is larger than ``limit`` bytes (or, for
+    a path in ``larger``, than its own limit there: file uploads)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(str(scope.get("path", "")), self.limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = too_large = False
@@ -90,7 +93,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     too_large = True
                     raise _TooLargeError
             return message
@@ -100,7 +103,7 @@ class BodyLimit:
             if too_large:  # the app caught the cut-off body and answers it (FastAPI: 400): say 413 instead
                 if not started:
                     started = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -109,10 +112,10 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLargeError:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request too large: the limit is {self.limit:,} bytes"}).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"request too large: the limit is {limit:,} bytes"}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -97,23 +97,64 @@ def source_html(document: Document, passage: Passage | None = None, highlight: t
         where = position(passage).removeprefix(passage.doc).removeprefix(" · ")
         head += f'<span class="qa-where">{escape(where)}</span>'
     head += "</div>"
-    if passage is None:
-        body = escape(text[lo:hi])
-    else:
+    marks: list[tuple[int, str]] = [(start, _page_mark(n)) for n, (start, _) in enumerate(document.pages, 1)]
+    if passage is not None:
         hl_start, hl_end = highlight or (passage.start, passage.start)
-        body = (
-            escape(text[lo : passage.start])
-            + '<mark class="qa-passage" id="qa-cited">'
-            + escape(text[passage.start : hl_start])
-            + f'<mark class="qa-hl">{escape(text[hl_start:hl_end])}</mark>'
-            + escape(text[hl_end : passage.end])
-            + "</mark>"
-            + escape(text[passage.end : hi])
-        )
+        marks += [
+            (passage.start, '<mark class="qa-passage" id="qa-cited">'),
+            (hl_start, '<mark class="qa-hl">'),
+            (hl_end, "</mark>"),
+            (passage.end, "</mark>"),
+        ]
+    body = _marked(text, lo, hi, marks)
     clipped = ""
     if lo > 0 or hi < len(text):
         clipped = f'<p class="qa-note">Showing characters {lo:,}–{hi:,} of {len(text):,}.</p>'
     return f'<div class="qa-source">{head}{clipped}<div class="qa-scroll">{body}</div></div>'
+
+
+def _page_mark(page: int) -> str:
+    return f'<span class="qa-page" id="qa-page-{page}">p. {page}</span>'
+
+
+def _marked(text: str, lo: int, hi: int, marks: list[tuple[int, str]]) -> str:
+    """``text[lo:hi]`` escaped, with each mark's markup inserted at its offset (in the given order at a tie)."""
+    inside = sorted(((at, i, markup) for i, (at, markup) in enumerate(marks) if lo <= at <= hi), key=lambda m: m[:2])
+    out, pos = [], lo
+    for at, _, markup in inside:
+        out.append(escape(text[pos:at]))
+        out.append(markup)
+        pos = at
+    out.append(escape(text[pos:hi]))
+    return "".join(out)
+
+
+def documents_html(names: list[tuple[str, int, int, bool]]) -> str:
+    """The conversation's documents: (name, pages, passages, bundled) each, as a small table."""
+    if not names:
+        return '<p class="qa-note">No documents: add one to ask about it.</p>'
+    rows = []
+    for name, pages, passages, bundled in names:
+        size = f"{pages} pages · {passages} passages" if pages else f"{passages} passages"
+        tag = ' <span class="qa-tag">bundled</span>' if bundled else ""
+        rows.append(f'<tr><td class="qa-docname">{escape(name)}{tag}</td><td class="qa-note">{size}</td></tr>')
+    return f'<table class="qa-docs">{"".join(rows)}</table>'
+
+
+def reading_html(name: str, number: int, count: int) -> str:
+    """The status line while a file is read and indexed."""
+    return f'<span class="qa-note">Reading and indexing {escape(name)} ({number} of {count})…</span>'
+
+
+def added_html(added: int, problems: list[str]) -> str:
+    """The status line after adding: how many documents were added, and each one refused, with why."""
+    lines = [f"Added {added} document{'s' if added != 1 else ''}; ask away."] if added else []
+    lines += [f'<span class="qa-problem">Not added: {escape(problem)}</span>' for problem in problems]
+    return "<br>".join(lines)
+
+
+def removed_html(names: list[str]) -> str:
+    return f"Removed {escape(', '.join(names))}." if names else "Choose documents to remove first."
 
 
 def describe(documents: tuple[Document, ...], titles: dict[str, str], passages: int) -> str:
@@ -129,9 +170,9 @@ def describe(documents: tuple[Document, ...], titles: dict[str, str], passages: 
 
 
 CHAT_PLACEHOLDER = (
-    "<b>Ask a question about the article.</b><br>"
-    "The answer is quoted word for word, with its section, paragraph, line and characters;"
-    " click a passage to see it in the article."
+    "<b>Ask a question about the article, or add your own documents below.</b><br>"
+    "The answer is quoted word for word, with its page, section, paragraph, line and characters;"
+    " click a passage to see it in its document."
 )
 
 
@@ -165,6 +206,12 @@ mark.qa-hl {background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 
 .qa-scroll {position: relative; max-height: calc(100vh - 190px); min-height: 300px; overflow-y: auto;
   white-space: pre-wrap; line-height: 1.6; font-family: 'Lora', Georgia, serif; font-size: 0.92rem; padding-right: 8px;}
 #qa-chat .qa-answer, #qa-chat .qa-question {font-size: 0.95rem;}
+.qa-page {display: block; margin: 0.6rem 0 0.2rem; font-family: ui-sans-serif, sans-serif; font-size: 0.72rem;
+  color: var(--body-text-color-subdued); border-top: 1px dashed var(--border-color-primary);}
+.qa-problem {color: #b91c1c;}
+.qa-docs {width: 100%; font-size: 0.85rem;} .qa-docs td {padding: 2px 6px;}
+.qa-docname {font-weight: 600; word-break: break-all;}
+.qa-tag {font-weight: 400; font-size: 0.7rem; border: 1px solid currentColor; border-radius: 999px; padding: 0 5px;}
 mark.qa-passage {background: #dbeafe; color: #1f2937; border-radius: 3px; padding: 1px 0;}
 mark.qa-passage mark.qa-hl {background: #fde68a;}
 """

@@ -8,6 +8,7 @@ import pytest
 from app import Handlers, build
 from qa.chat import Conversation
 from qa.engine import Engine
+from qa.workspace import Workspaces
 
 
 def select(index: int) -> gr.SelectData:
@@ -17,7 +18,7 @@ def select(index: int) -> gr.SelectData:
 
 @pytest.fixture
 def handlers(fake_engine: Engine) -> Handlers:
-    return Handlers(fake_engine)
+    return Handlers(Workspaces(fake_engine))
 
 
 def test_a_turn_appends_question_and_answer_and_shows_the_top_passage(handlers: Handlers) -> None:
@@ -25,20 +26,23 @@ def test_a_turn_appends_question_and_answer_and_shows_the_top_passage(handlers: 
     assert [m["role"] for m in history] == ["user", "assistant", "assistant", "assistant", "assistant"]
     assert box == ""
     assert "qa-answer" in history[1]["content"] and all("qa-quote" in m["content"] for m in history[2:])
-    assert 'class="qa-passage"' in source and len(chat.turns) == 1
+    assert 'class="qa-passage"' in source and len(chat.conversation.turns) == 1
 
 
 def test_follow_up_questions_keep_the_conversation(handlers: Handlers) -> None:
     history, _, _, chat = handlers.respond("Who launched Qijing?", 2, [], None)
     history, _, _, chat = handlers.respond("And what about the Zhijie X9?", 2, history, chat)
     assert [m["role"] for m in history] == ["user", "assistant", "assistant", "assistant"] * 2
-    assert [t.answer.question for t in chat.turns] == ["Who launched Qijing?", "And what about the Zhijie X9?"]
+    assert [t.answer.question for t in chat.conversation.turns] == [
+        "Who launched Qijing?",
+        "And what about the Zhijie X9?",
+    ]
 
 
 def test_empty_question_warns_and_changes_nothing(handlers: Handlers) -> None:
     with pytest.warns(UserWarning, match="Type a question"):
         history, box, _, chat = handlers.respond("   ", 5, [], None)
-    assert history == [] and box == "   " and chat.turns == []
+    assert history == [] and box == "   " and chat.conversation.turns == []
 
 
 def test_hostile_question_is_shown_as_text(handlers: Handlers) -> None:
@@ -48,7 +52,7 @@ def test_hostile_question_is_shown_as_text(handlers: Handlers) -> None:
 
 def test_clicking_a_quote_shows_that_passage_and_other_messages_change_nothing(handlers: Handlers) -> None:
     _, _, _, chat = handlers.respond("Who launched Qijing?", 3, [], None)
-    hit = chat.turns[0].answer.hits[2]
+    hit = chat.conversation.turns[0].answer.hits[2]
     html = handlers.show_citation(chat, select(4))  # the third quote of the first turn
     assert 'class="qa-passage"' in html and f"chars {hit.passage.start}–{hit.passage.end}" in html
     for index in (0, 1, 5, 99):  # the question, the answer head, past the end
@@ -65,8 +69,10 @@ def test_api_returns_the_cli_json_object_and_errors_cleanly(handlers: Handlers, 
 
 
 def test_clear_resets_chat_box_and_source(handlers: Handlers) -> None:
-    history, box, source, chat = handlers.clear()
-    assert history == [] and box == "" and "qa-passage" not in source and chat == Conversation()
+    _, _, _, session = handlers.respond("Who launched Qijing?", 2, [], None)
+    history, box, source, chat = handlers.clear(session)
+    assert history == [] and box == "" and "qa-passage" not in source and chat.conversation == Conversation()
+    assert chat.sources == session.sources  # the documents stay
 
 
 def test_the_page_builds_with_the_ask_endpoint(fake_engine: Engine) -> None:
@@ -81,7 +87,7 @@ def test_overload_answers_busy_instead_of_failing(fake_engine: Engine) -> None:
     from qa.server import Gate
 
     gate = Gate(active=1, waiting=0)
-    handlers = Handlers(fake_engine, gate)
+    handlers = Handlers(Workspaces(fake_engine), gate)
     inside, release = threading.Event(), threading.Event()
 
     def occupy() -> None:
@@ -150,12 +156,14 @@ def test_the_chat_reads_each_question_in_its_own_conversation(handlers: Handlers
     history, _, _, chat = handlers.respond("What is the Zhijie X9?", 2, [], None)
     history, _, _, chat = handlers.respond("How much will it cost?", 2, history, chat)
     expected = fake_engine.ask("How much will it cost?", 2, history=["What is the Zhijie X9?"])
-    assert chat.turns[-1].answer == expected
+    assert chat.conversation.turns[-1].answer == expected
     if expected.context is not None:
         assert "Read as a follow-up to “What is the Zhijie X9?”" in history[-3]["content"]
-    _, _, _, fresh = handlers.clear()
+    _, _, _, fresh = handlers.clear(chat)
     _, _, _, fresh = handlers.respond("How much will it cost?", 2, [], fresh)
-    assert fresh.turns[-1].answer == fake_engine.ask("How much will it cost?", 2)  # Clear chat forgot the thread
+    assert fresh.conversation.turns[-1].answer == fake_engine.ask(
+        "How much will it cost?", 2
+    )  # Clear chat forgot the thread
 
 
 def test_the_api_takes_an_optional_history(handlers: Handlers, fake_engine: Engine) -> None:

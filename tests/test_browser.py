@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.model, requires_bench()]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "artifacts" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 900}
 LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> What is Qijing?"
 
@@ -73,7 +74,8 @@ class Page:
     def __init__(self, browser: Any, url: str) -> None:
         self.requests: list[str] = []
         self.dialogs: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 720})
+        # A browser opens a page in a context of its own; a context (another person) opens one in it.
+        self.page = browser.new_page(**({"viewport": VIEWPORT} if hasattr(browser, "new_context") else {}))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.goto(url)
@@ -203,3 +205,48 @@ def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypa
     result = CliRunner().invoke(main, ["ask", question, "--corpus", str(ARTICLE), "-k", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert via_api == json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def normans_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.documents import page_html, print_pdf
+
+    text = (BENCH / "squad-dev" / "Normans.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in text.split("\n\n") if p.strip()][:30]
+    return print_pdf(
+        page_html("The Normans", paragraphs, headings_every=5), tmp_path_factory.mktemp("up") / "normans.pdf"
+    )
+
+
+def test_a_pdf_added_in_the_page_is_answered_with_its_page_and_no_one_else_sees_it(
+    browser: Any, server: str, normans_pdf: Path
+) -> None:
+    mine = Page(browser, server)
+    mine.page.set_input_files("#qa-add input[type=file]", str(normans_pdf))
+    mine.page.wait_for_function(
+        "(document.querySelector('#qa-doc-status') || {innerText: ''}).innerText.includes('Added 1')", timeout=120_000
+    )
+    assert "normans.pdf" in mine.page.locator("#qa-doc-list").inner_text()
+    assert "pages" in mine.page.locator("#qa-doc-list").inner_text()
+    mine.ask("Who was the leader of the Norse raiders who settled in Normandy?")
+    first = mine.page.locator("#qa-chat .qa-quote").first
+    badge = first.locator(".qa-cite").inner_text()
+    assert badge.startswith("[1] normans.pdf · p. 1 · "), badge
+    assert "Rollo" in first.locator(".qa-text").inner_text()
+    mine.page.locator("#qa-chat .qa-quote").nth(1).click()
+    mine.page.wait_for_function(
+        "(q) => (document.querySelector('#qa-source mark.qa-passage') || {}).innerText === q",
+        arg=mine.page.locator("#qa-chat .qa-quote").nth(1).locator(".qa-text").inner_text(),
+    )
+    source = mine.page.locator("#qa-source").inner_text()
+    assert "normans.pdf" in source and "p. 1" in source  # the page marks of the stored text
+    mine.shot("pdf-added")
+    # A second browser context (another person) sees only the bundled article.
+    context = browser.new_context(viewport=VIEWPORT)
+    other = Page(context, server)
+    assert "normans.pdf" not in other.page.locator("#qa-doc-list").inner_text()
+    other.ask("Who was the leader of the Norse raiders who settled in Normandy?")
+    assert "normans.pdf" not in other.page.locator("#qa-chat").inner_text()
+    assert mine.outside_requests() == [] and other.outside_requests() == []
+    context.close()
+    mine.page.close()

@@ -1,0 +1,257 @@
+"""Each browser session's own documents: added, listed, removed, and asked — never seen by another session.
+
+A session holds only a list of ``Source`` (display name and content hash) in its state. The documents
+themselves are converted and embedded once, whoever adds them, and kept on disk by content hash and
+index settings (``<index root>/library/``); ``Workspaces`` builds a session's search index in memory
+from them and keeps the latest few (``MAX_ENGINES``), so memory stays bounded however many sessions
+there are: an idle session's index is dropped and rebuilt from the disk cache when it returns. The
+bundled corpus is every session's starting point, and can be removed like any document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import shutil
+import threading
+import unicodedata
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import settings
+from .corpus import SUFFIXES, Corpus, Document, read_document
+from .embed import Embedder
+from .engine import Engine
+from .errors import DocumentError, QAError
+from .index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
+from .passages import Passage
+
+MAX_ENGINES = 8  # session indexes kept in memory; older ones are rebuilt from the disk cache on return
+MAX_CACHED_DOCUMENTS = 64  # embedded documents kept in memory
+NAME_CHARS = 120
+PASTED = "Pasted text"
+Report = Callable[[str], None]
+
+
+class WorkspaceError(QAError):
+    """A document cannot be added (too many, unsupported, unreadable): the message names it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document of a session: its name as shown, its content hash, its size, where it came from."""
+
+    name: str
+    sha256: str
+    pages: int
+    passages: int
+    bundled: bool = False
+
+
+def safe_name(original: str, taken: Sequence[str] = ()) -> str:
+    """A display name from an uploaded file's name: no folders, no control characters, not too long,
+    and not one the session already uses ("report.pdf (2)"). It is only ever shown, never a path."""
+    base = re.split(r"[/\\\\]", original or "")[-1]
+    base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C")
+    base = " ".join(base.split()).strip(" .") or "document"
+    if len(base) > NAME_CHARS:
+        stem, dot, suffix = base.rpartition(".")
+        keep = dot and len(suffix) <= 5
+        base = stem[: NAME_CHARS - len(suffix) - 2] + "…" + dot + suffix if keep else base[:NAME_CHARS]
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base} ({n})", n + 1
+    return name
+
+
+class Library:
+    """Documents converted and embedded once, by content hash, on disk and (the latest ones) in memory."""
+
+    def __init__(self, embedder: Embedder, config: IndexConfig, root: Path | None = None) -> None:
+        self.embedder = embedder
+        self.config = config
+        settings_key = json.dumps([embedder.name, dataclasses.asdict(config)], sort_keys=True, default=str)
+        digest = hashlib.sha256(settings_key.encode()).hexdigest()[:16]
+        self.folder = (root or settings.index_root()) / "library" / digest
+        self._memory: OrderedDict[str, tuple[Document, EmbeddedDocument]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, document: Document, embedded: EmbeddedDocument) -> None:
+        """Remember an embedded document (e.g. one of the bundled corpus) under its content hash."""
+        with self._lock:
+            self._memory[document.sha256] = (document, embedded)
+            self._memory.move_to_end(document.sha256)
+            while len(self._memory) > MAX_CACHED_DOCUMENTS:
+                self._memory.popitem(last=False)
+
+    def add(self, document: Document) -> EmbeddedDocument:
+        """Embed ``document`` unless it was embedded before (by anyone); save it to the disk cache."""
+        found = self.get(document.sha256)
+        if found is not None:
+            return found[1]
+        embedded = embed_documents([document], self.embedder, self.config.split)[document.name]
+        self._save(document, embedded)
+        self.keep(document, embedded)
+        return embedded
+
+    def get(self, sha256: str) -> tuple[Document, EmbeddedDocument] | None:
+        """The document and its embedding, from memory or the disk cache; None if never added."""
+        with self._lock:
+            if sha256 in self._memory:
+                self._memory.move_to_end(sha256)
+                return self._memory[sha256]
+        loaded = self._load(sha256)
+        if loaded is not None:
+            self.keep(*loaded)
+        return loaded
+
+    def _save(self, document: Document, embedded: EmbeddedDocument) -> None:
+        """Write the document's folder beside it, then rename it into place (a crash leaves no half)."""
+        folder = self.folder / document.sha256
+        staging = folder.with_name(f"{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+        record = {
+            "text": document.text,
+            "pages": [list(p) for p in document.pages],
+            "headings": [list(h) for h in document.headings],
+            "passages": [dataclasses.asdict(p) for p in embedded.passages],
+        }
+        try:
+            staging.mkdir(parents=True)
+            (staging / "document.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+            np.save(staging / "passages.npy", embedded.passage_vectors, allow_pickle=False)
+            np.save(staging / "sentences.npy", embedded.sentence_vectors, allow_pickle=False)
+            staging.rename(folder)
+        except OSError:
+            pass  # already there (another session added it), or an unwritable cache: nothing is lost
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _load(self, sha256: str) -> tuple[Document, EmbeddedDocument] | None:
+        folder = self.folder / sha256
+        try:
+            record = json.loads((folder / "document.json").read_text(encoding="utf-8"))
+            passages = tuple(
+                Passage(**{**p, "sentences": tuple(tuple(s) for s in p["sentences"])}) for p in record["passages"]
+            )
+            passage_vectors = np.load(folder / "passages.npy", allow_pickle=False)
+            sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        document = Document(
+            name=passages[0].doc if passages else "",
+            path=folder,
+            text=str(record["text"]),
+            sha256=sha256,
+            pages=tuple((int(s), int(e)) for s, e in record["pages"]),
+            headings=tuple((int(s), int(e), int(level)) for s, e, level in record["headings"]),
+        )
+        n_sentences = sum(len(p.sentences) for p in passages)
+        if len(passage_vectors) != len(passages) or len(sentence_vectors) != n_sentences:
+            return None
+        return document, EmbeddedDocument(passages, passage_vectors, sentence_vectors)
+
+
+class Workspaces:
+    """The sessions' engines over one shared model, one shared library of documents."""
+
+    def __init__(self, base: Engine, config: IndexConfig | None = None) -> None:
+        self.base = base
+        self.config = config or (base.stored.manifest.config if base.stored else IndexConfig())
+        self.library = Library(base.embedder, self.config)
+        self.bundled = self._bundled(base)
+        self._engines: OrderedDict[tuple[Source, ...], Engine] = OrderedDict({self.bundled: base})
+        self._lock = threading.Lock()
+
+    def _bundled(self, base: Engine) -> tuple[Source, ...]:
+        sources = []
+        begin = 0
+        for document in base.documents:
+            count = sum(1 for p in base.passages if p.doc == document.name)
+            self.library.keep(document, base.index.embedded(begin, begin + count))
+            begin += count
+            sources.append(Source(document.name, document.sha256, len(document.pages), count, bundled=True))
+        return tuple(sources)
+
+    def engine(self, sources: Sequence[Source]) -> Engine | None:
+        """The engine over exactly these documents (None for none): kept, or rebuilt from the caches."""
+        key = tuple(sources)
+        if not key:
+            return None
+        with self._lock:
+            if key in self._engines:
+                self._engines.move_to_end(key)
+                return self._engines[key]
+        engine = self._build(key)
+        with self._lock:
+            self._engines[key] = engine
+            while len(self._engines) > MAX_ENGINES:
+                oldest = next(iter(self._engines))
+                if oldest == self.bundled:  # the shared starting point stays
+                    self._engines.move_to_end(oldest)
+                    oldest = next(iter(self._engines))
+                del self._engines[oldest]
+        return engine
+
+    def _build(self, sources: tuple[Source, ...]) -> Engine:
+        documents: list[Document] = []
+        embedded: list[EmbeddedDocument] = []
+        for source in sources:
+            found = self.library.get(source.sha256)
+            if found is None:
+                raise WorkspaceError(f"{source.name}: its cached copy is gone; add the file again")
+            document, parts = found
+            documents.append(dataclasses.replace(document, name=source.name))
+            embedded.append(parts.renamed(source.name))
+        texts = {d.name: d.text for d in documents}
+        index = SearchIndex.build(embedded, texts, self.config, self.base.embedder.dimension)
+        return Engine(Corpus(tuple(documents), ()), index, self.base.embedder, vectors=self.base.vectors)
+
+    def add_file(self, sources: Sequence[Source], path: Path, original_name: str) -> tuple[Source, ...]:
+        """``sources`` with the uploaded file at ``path`` added (``WorkspaceError`` naming it if refused)."""
+        name = safe_name(original_name, [s.name for s in sources])
+        self._check_room(sources, name)
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUFFIXES:
+            kinds = ", ".join(SUFFIXES)
+            raise WorkspaceError(f"{name}: {suffix or 'files without a type'} cannot be read; add {kinds} files")
+        try:
+            document = read_document(path, name)
+        except DocumentError as exc:
+            raise WorkspaceError(f"{name} {exc.reason}") from None
+        return self._with(sources, document)
+
+    def add_text(self, sources: Sequence[Source], text: str) -> tuple[Source, ...]:
+        """``sources`` with pasted text added as a document of its own."""
+        taken = [s.name for s in sources]
+        name = safe_name(PASTED, taken) if PASTED in taken else PASTED
+        self._check_room(sources, name)
+        if not text.strip():
+            raise WorkspaceError("the pasted text is empty; paste some text first")
+        data = text.encode("utf-8", "replace")
+        if len(data) > settings.max_document_bytes():
+            raise WorkspaceError(f"{name}: the text is over the size limit of one document ({settings.MAX_DOC_MB_ENV})")
+        document = Document(name, Path(name), text, hashlib.sha256(data).hexdigest())
+        return self._with(sources, document)
+
+    def remove(self, sources: Sequence[Source], names: Sequence[str]) -> tuple[Source, ...]:
+        return tuple(s for s in sources if s.name not in set(names))
+
+    def _check_room(self, sources: Sequence[Source], name: str) -> None:
+        limit = settings.max_documents()
+        if len(sources) >= limit:
+            raise WorkspaceError(
+                f"{name}: this conversation already holds {limit} documents, the most it may "
+                f"({settings.MAX_DOCS_ENV}); remove one first"
+            )
+
+    def _with(self, sources: Sequence[Source], document: Document) -> tuple[Source, ...]:
+        embedded = self.library.add(document)
+        source = Source(document.name, document.sha256, len(document.pages), len(embedded.passages))
+        return (*sources, source)

@@ -1,0 +1,160 @@
+"""Each session's own documents: added once for everyone, seen by no one else, bounded in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import Handlers
+from qa import workspace
+from qa.chat import Session
+from qa.engine import Engine
+from qa.workspace import WorkspaceError, Workspaces, safe_name
+from tests.documents import page_html, word_file
+from tests.helpers import FakeEmbedder, check_answer
+
+RIVERS = "Rivers title\nThe Amazon carries more water than any other river. It ends in the Atlantic.\n"
+
+
+@pytest.fixture
+def workspaces(fake_engine: Engine) -> Workspaces:
+    return Workspaces(fake_engine)
+
+
+def upload(tmp_path: Path, name: str, text: str) -> Path:
+    """A file as Gradio hands it over: in a folder of its own, under the name it was uploaded with."""
+    folder = tmp_path / "uploads" / str(len(list(tmp_path.glob("uploads/*"))))
+    folder.mkdir(parents=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_added_document_is_asked_in_its_session_only(workspaces: Workspaces, tmp_path: Path) -> None:
+    mine = workspaces.add_file(workspaces.bundled, upload(tmp_path, "rivers.txt", RIVERS), "rivers.txt")
+    engine = workspaces.engine(mine)
+    assert engine is not None and [d.name for d in engine.documents][-1] == "rivers.txt"
+    answer = engine.ask("Which river carries the most water?", 3)
+    check_answer(answer.to_json(), engine.texts, 3)
+    assert answer.hits[0].passage.doc == "rivers.txt"
+    # Another session (the bundled documents) and the API (the base engine) never see it.
+    for other in (workspaces.engine(workspaces.bundled), workspaces.base):
+        assert other is not None and "rivers.txt" not in other.texts
+        assert all(h.passage.doc != "rivers.txt" for h in other.ask("Which river carries the most water?", 40).hits)
+
+
+def test_the_same_file_added_twice_by_anyone_is_embedded_once(fake_engine: Engine, tmp_path: Path) -> None:
+    counting = FakeEmbedder()
+    fake_engine.embedder = counting
+    spaces = Workspaces(fake_engine)
+    first = spaces.add_file(spaces.bundled, upload(tmp_path, "rivers.txt", RIVERS), "rivers.txt")
+    embedded = counting.calls
+    assert embedded > 0
+    second = spaces.add_file(spaces.bundled, upload(tmp_path, "mine.txt", RIVERS), "mine.txt")  # another session
+    assert counting.calls == embedded
+    assert [s.name for s in first][-1] == "rivers.txt" and [s.name for s in second][-1] == "mine.txt"
+    # A fresh process (nothing in memory) finds it on disk: no embedding either.
+    again = Workspaces(fake_engine)
+    engine = again.engine(second)
+    assert counting.calls == embedded and engine is not None and "mine.txt" in engine.texts
+
+
+def test_idle_sessions_indexes_are_dropped_and_rebuilt_from_the_cache(
+    workspaces: Workspaces, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workspace, "MAX_ENGINES", 3)
+    sessions = [
+        workspaces.add_file(
+            workspaces.bundled, upload(tmp_path, f"doc{i}.txt", RIVERS + f"Number {i}.\n"), f"doc{i}.txt"
+        )
+        for i in range(6)
+    ]
+    for sources in sessions:
+        assert workspaces.engine(sources) is not None
+    assert len(workspaces._engines) <= 3 and workspaces.bundled in workspaces._engines
+    engine = workspaces.engine(sessions[0])  # dropped a while ago: rebuilt from the disk cache
+    assert engine is not None and "doc0.txt" in engine.texts
+
+
+def test_documents_can_be_removed_the_bundled_one_too(workspaces: Workspaces) -> None:
+    names = [s.name for s in workspaces.bundled]
+    assert workspaces.remove(workspaces.bundled, names) == ()
+    assert workspaces.engine(()) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("table.xlsx", ".xlsx cannot be read"), ("noext", "files without a type cannot be read")],
+)
+def test_an_unsupported_type_is_refused_by_name(workspaces: Workspaces, tmp_path: Path, name: str, said: str) -> None:
+    with pytest.raises(WorkspaceError, match=said) as info:
+        workspaces.add_file(workspaces.bundled, upload(tmp_path, name, "x"), name)
+    assert str(info.value).startswith(name)
+
+
+def test_too_many_documents_are_refused_with_the_limit(
+    workspaces: Workspaces, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_MAX_DOCS", "2")
+    sources = workspaces.add_file(workspaces.bundled, upload(tmp_path, "a.txt", RIVERS), "a.txt")
+    with pytest.raises(WorkspaceError, match=r"b.txt: this conversation already holds 2 documents.*QA_MAX_DOCS"):
+        workspaces.add_file(sources, upload(tmp_path, "b.txt", RIVERS), "b.txt")
+
+
+def test_a_file_over_the_size_limit_is_refused_and_nothing_else_changes(
+    workspaces: Workspaces, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_MAX_DOC_MB", "0.001")
+    with pytest.raises(WorkspaceError, match=r"big.txt is .* over the 0.001 MB limit.*QA_MAX_DOC_MB"):
+        workspaces.add_file(workspaces.bundled, upload(tmp_path, "big.txt", "word " * 1000), "big.txt")
+
+
+@pytest.mark.parametrize(
+    ("original", "shown"),
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\me\\notes.md", "notes.md"),
+        ("bad\x00name\x1b[31m.txt", "badname[31m.txt"),
+        ("  .  ", "document"),
+        ("a" * 300 + ".pdf", "a" * 115 + "….pdf"),
+    ],
+)
+def test_file_names_are_only_shown_never_used_as_paths(original: str, shown: str) -> None:
+    assert safe_name(original) == shown
+
+
+def test_a_second_file_of_the_same_name_is_told_apart() -> None:
+    assert safe_name("report.pdf", ["report.pdf", "report.pdf (2)"]) == "report.pdf (3)"
+
+
+def test_pasted_text_is_a_document_of_its_own(workspaces: Workspaces) -> None:
+    sources = workspaces.add_text(workspaces.bundled, RIVERS)
+    sources = workspaces.add_text(sources, "Another note about lakes.")
+    assert [s.name for s in sources][-2:] == ["Pasted text", "Pasted text (2)"]
+    with pytest.raises(WorkspaceError, match="empty"):
+        workspaces.add_text(sources, "   ")
+
+
+def test_the_page_adds_lists_and_removes_documents(fake_engine: Engine, tmp_path: Path) -> None:
+    """The handlers as the page calls them: progress first, then the list with the new document."""
+    handlers = Handlers(Workspaces(fake_engine))
+    html = tmp_path / "up" / "rivers.html"
+    html.parent.mkdir()
+    html.write_text(page_html("Rivers", ["The Amazon carries more water than any other river."]))
+    word = word_file(tmp_path / "up" / "lakes.docx", "Lakes", [("Big ones", ["Lake Baikal is the deepest lake."])])
+    bad = tmp_path / "up" / "sheet.xlsx"
+    bad.write_bytes(b"PK")
+    steps = list(handlers.add_files([str(html), str(word), str(bad)], None))
+    assert "Reading and indexing rivers.html (1 of 3)" in steps[0][2]
+    session, listing, status, _, header = steps[-1]
+    assert isinstance(session, Session) and [s.name for s in session.sources][-2:] == ["rivers.html", "lakes.docx"]
+    assert "rivers.html" in listing and "lakes.docx" in listing and "Added 2 documents" in status
+    assert "Not added: sheet.xlsx: .xlsx cannot be read" in status and "3 documents" in header
+    history, _, source, session = handlers.respond("Which lake is the deepest?", 2, [], session)
+    assert "lakes.docx" in history[2]["content"] and "Baikal" in source
+    session, listing, status, _, _ = handlers.remove(["lakes.docx"], session)
+    assert "lakes.docx" not in listing and "Removed lakes.docx." in status
+    # The other session's page and the API know nothing of it.
+    assert "lakes.docx" not in handlers.first_source(None)
+    assert all(p["doc"] != "lakes.docx" for p in handlers.api_ask("Which lake is the deepest?", 40)["passages"])
