@@ -49,9 +49,11 @@ quality: install
 	$(VENV)/bin/qa eval --questions benchmarks/data/dialogues-squad.questions.jsonl --corpus ../shared/bench/squad-dev
 	$(VENV)/bin/qa eval --questions benchmarks/data/answerable-article.questions.jsonl --questions benchmarks/data/unanswerable-article.questions.jsonl
 
-# Speed: latency, cold start, build throughput and memory, search at scale, the app under load.
-# About an hour on 2 cores (the 50,000-passage build takes most of it); see docs/performance.md.
-bench: install
+# Speed: documents added to first answer, latency, cold start, build throughput and memory, search at
+# scale, the app under load. About an hour on 2 cores (the 50,000-passage build takes most of it);
+# see docs/performance.md.
+bench: install-bench
+	$(PY) -m benchmarks.documents
 	$(PY) -m benchmarks.perf
 	$(PY) benchmarks/search_scale.py
 	$(PY) benchmarks/load.py

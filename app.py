@@ -40,6 +40,7 @@ MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads on
 MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413 (uploads: see launch)
 MAX_HISTORY = 20  # earlier questions passed on to the engine (it reads the latest few)
 UPLOAD_PATH = "/gradio_api/upload"
+UPLOADS_KEPT = (3600, 86_400)  # every hour, delete uploaded files older than a day
 Message = dict[str, Any]
 Documents = tuple[Session, str, str, Any, Any]  # session, document list, status, remove choices, header
 
@@ -176,7 +177,8 @@ def build(engine: Engine) -> gr.Blocks:
     start = h.session(None)
 
     demo: gr.Blocks
-    with gr.Blocks(title="Ask the article", fill_width=True) as demo:
+    # Uploaded files are read once (then kept as text and vectors, see Workspaces): Gradio's copies go after a day.
+    with gr.Blocks(title="Ask the article", fill_width=True, delete_cache=UPLOADS_KEPT) as demo:
         with gr.Column(elem_id="qa-header"):
             gr.HTML("<h1>Ask the article</h1>")
             header = gr.HTML(web.describe(engine.documents, engine.titles(), len(engine.passages)))

@@ -100,7 +100,7 @@ def word_file(path: Path, title: str, sections: list[tuple[str, list[str]]]) -> 
         document.add_heading(heading, 1)
         for paragraph in paragraphs:
             document.add_paragraph(paragraph)
-    document.save(path)
+    document.save(str(path))
     return path
 
 
