@@ -15,12 +15,14 @@ def make_embedder(
     backend: str | None = None,
     notice: Callable[[str], None] | None = None,
 ) -> Embedder:
-    """The embedder for ``model`` (or ``$QA_MODEL``, or the bundled one), on ``backend`` (or ``$QA_BACKEND``).
+    """The embedder for ``model`` (or ``$QA_MODEL``, or the bundled one), on ``backend`` (or ``$QA_BACKEND``),
+    in ``$QA_PRECISION`` (ONNX only: fp32, or int8 weights).
 
     ``cache_dir`` holds exported ONNX models (default: ``models`` in the index root). When the export
     fails, PyTorch is used and ``notice`` is told why.
     """
     chosen = settings.model(model)
+    precision = settings.precision()
     if settings.backend(backend) == "torch":
         from .embed_torch import SentenceTransformerEmbedder
 
@@ -28,7 +30,7 @@ def make_embedder(
     from .embed_onnx import OnnxEmbedder, OnnxExportError
 
     try:
-        return OnnxEmbedder.open(chosen, cache_dir or settings.models_dir())
+        return OnnxEmbedder.open(chosen, cache_dir or settings.models_dir(), precision)
     except OnnxExportError as exc:
         if notice is not None:
             notice(f"{exc}; using PyTorch instead")

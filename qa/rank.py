@@ -124,7 +124,7 @@ class Ranker:
         block = slice(int(found.segments[i]), int(found.segments[i + 1]))
         local = int(np.flatnonzero(found.sentence_rows[block] == self.highlight_row(found, i))[0])
         query = found.query
-        present = self.index.sentence_terms[found.sentence_rows[block]][:, query.ids].max(axis=0).toarray().ravel()
+        present = self.index.holding(query.ids, found.sentence_rows[block]).max(axis=0, initial=0)
         absent = query.idf[present == 0] if len(query.ids) else query.idf
         values = {
             "score": float(weighted[i]),

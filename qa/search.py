@@ -15,7 +15,6 @@ features become a ranking is ``rank``'s job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -83,7 +82,7 @@ def features(index: SearchIndex, query: Query, ids: np.ndarray) -> Candidates:
     rows = np.repeat(offsets[ids] - segments[:-1], counts) + np.arange(int(segments[-1]))
     similarity = index.sentence_vectors[rows] @ vector
     known = index.lexical.query(query.terms)
-    coverage = sentence_coverage(index.sentence_terms, rows, known)
+    coverage = sentence_coverage(index, rows, known)
     return Candidates(
         query=known,
         ids=ids,
@@ -98,12 +97,12 @@ def features(index: SearchIndex, query: Query, ids: np.ndarray) -> Candidates:
     )
 
 
-def sentence_coverage(sentence_terms: Any, rows: np.ndarray, query: QueryTerms) -> np.ndarray:
+def sentence_coverage(index: SearchIndex, rows: np.ndarray, query: QueryTerms) -> np.ndarray:
     """IDF-weighted share of the question's terms present in each sentence row (0 to 1)."""
     if not len(query.ids) or query.total_idf <= 0 or not len(rows):
         return np.zeros(len(rows), dtype=np.float32)
-    present = sentence_terms[rows][:, query.ids]
-    return np.asarray(present @ query.idf, dtype=np.float32).ravel() / np.float32(query.total_idf)
+    present = index.holding(query.ids, rows)
+    return np.asarray(present @ query.idf, dtype=np.float32) / np.float32(query.total_idf)
 
 
 def top_ids(scores: np.ndarray, k: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from .errors import CorpusError, ModelError
 
 MODEL_ENV = "QA_MODEL"
 BACKEND_ENV = "QA_BACKEND"
+PRECISION_ENV = "QA_PRECISION"
 INDEX_DIR_ENV = "QA_INDEX_DIR"
 MAX_DOC_MB_ENV = "QA_MAX_DOC_MB"
 EXTRACT_SECONDS_ENV = "QA_EXTRACT_SECONDS"
@@ -21,6 +22,8 @@ EXTRACT_MEMORY_ENV = "QA_EXTRACT_MEMORY_MB"
 MAX_DOCS_ENV = "QA_MAX_DOCS"
 
 BACKENDS = ("onnx", "torch")
+PRECISIONS = ("fp32", "int8")
+DEFAULT_PRECISION = "fp32"
 DEFAULT_BACKEND = "onnx"
 DEFAULT_INDEX_DIR = ".qa-index"
 DEFAULT_MAX_DOC_MB = 20.0
@@ -43,6 +46,14 @@ def backend(chosen: str | None = None) -> str:
     value = (chosen or _raw(BACKEND_ENV) or DEFAULT_BACKEND).lower()
     if value not in BACKENDS:
         raise ModelError(f"{BACKEND_ENV}={value!r} is not a backend; use one of {', '.join(BACKENDS)}")
+    return value
+
+
+def precision(chosen: str | None = None) -> str:
+    """The ONNX model's arithmetic: ``chosen``, else ``$QA_PRECISION``, else the default."""
+    value = (chosen or _raw(PRECISION_ENV) or DEFAULT_PRECISION).lower()
+    if value not in PRECISIONS:
+        raise ModelError(f"{PRECISION_ENV}={value!r} is not a precision; use one of {', '.join(PRECISIONS)}")
     return value
 
 
