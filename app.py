@@ -28,7 +28,7 @@ from qa.embedders import make_embedder
 from qa.engine import DEFAULT_K, Engine
 from qa.errors import QAError, QuestionError
 from qa.results import Answer, Hit
-from qa.server import BodyLimit, CoalescingEmbedder, Gate
+from qa.server import BodyLimit, CoalescingEmbedder, Gate, OptionalInputs
 from qa.workspace import Workspaces
 
 MAX_K = 10
@@ -40,6 +40,7 @@ MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads on
 MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413 (uploads: see launch)
 MAX_HISTORY = 20  # earlier questions passed on to the engine (it reads the latest few)
 UPLOAD_PATH = "/gradio_api/upload"
+ASK_PATHS = ("/gradio_api/run/ask", "/gradio_api/call/ask")
 UPLOADS_KEPT = (3600, 86_400)  # every hour, delete uploaded files older than a day
 Message = dict[str, Any]
 Documents = tuple[Session, str, str, Any, Any]  # session, document list, status, remove choices, header
@@ -279,7 +280,13 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
         footer_links=["api"],
         ssr_mode=False,
         max_file_size=per_file,
-        app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={UPLOAD_PATH: uploads})]},
+        app_kwargs={
+            "middleware": [
+                Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={UPLOAD_PATH: uploads}),
+                # /ask called over HTTP as before history was added, with [question, k], still works.
+                Middleware(OptionalInputs, defaults={path: [None, DEFAULT_K, []] for path in ASK_PATHS}),
+            ]
+        },
         **kwargs,
     )
 

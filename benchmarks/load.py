@@ -76,9 +76,9 @@ QUESTION_FILES = (
     ROOT / "benchmarks" / "data" / "article-heldout.questions.jsonl",
 )
 API_NAME = "ask"
-TOP_KEYS = {"question", "answered", "passages"}
-PASSAGE_KEYS = {"rank", "score", "doc", "start", "end", "text", "section", "paragraph", "line", "highlight"}
-HIGHLIGHT_KEYS = {"start", "end", "text"}
+TOP_KEYS = {"question", "answered", "passages", "context", "confidence"}
+PASSAGE_KEYS = {"rank", "score", "doc", "start", "end", "text", "section", "paragraph", "line", "highlight", "page"}
+HIGHLIGHT_KEYS = {"start", "end", "text", "page"}
 
 
 # --------------------------------------------------------------------------------------------- results

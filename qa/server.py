@@ -207,3 +207,54 @@ class _Job:
         self.done = False
         self.lead = False
         self.wake = threading.Event()
+
+
+class OptionalInputs:
+    """ASGI middleware: a call to an API route that leaves out trailing inputs gets their defaults.
+
+    Gradio requires every input of an endpoint over HTTP (its Python client fills in defaults, plain
+    HTTP callers cannot), so adding an optional input to an endpoint would break callers written
+    for the old one. ``defaults`` maps a route (``/gradio_api/run/ask``) to the full list of default
+    inputs; a JSON body whose ``data`` is shorter is completed from it before the app reads it.
+    """
+
+    def __init__(self, app: ASGIApp, defaults: dict[str, list[Any]]) -> None:
+        self.app = app
+        self.defaults = defaults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        defaults = self.defaults.get(str(scope.get("path", ""))) if scope["type"] == "http" else None
+        if defaults is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        body = _complete(body, defaults)
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
+        scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _complete(body: bytes, defaults: list[Any]) -> bytes:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body  # not JSON: the app answers it as it would
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(data, list) and len(data) < len(defaults):
+        payload["data"] = data + defaults[len(data) :]
+        return json.dumps(payload).encode()
+    return body

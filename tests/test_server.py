@@ -145,3 +145,35 @@ def test_a_failing_batch_fails_every_waiting_caller_and_recovers(fake_engine: En
     assert "model failed" in results
     assert "(1, 4)" in results
     assert coalescing.encode(["again"]).shape == (1, 4)
+
+
+def test_a_call_leaving_out_optional_inputs_gets_their_defaults() -> None:
+    """/ask over HTTP as callers wrote it before ``history`` existed: [question, k] still works."""
+    import json as json_
+
+    from qa.server import OptionalInputs
+
+    app = OptionalInputs(echo_app, {"/gradio_api/run/ask": [None, 5, []]})
+
+    def post(path: str, data: list[Any], chunks: int = 1) -> dict[str, Any]:
+        body = json_.dumps({"data": data, "session_hash": "s"}).encode()
+        size = -(-len(body) // chunks)
+        parts = [body[i : i + size] for i in range(0, len(body), size)]
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "headers": [(b"content-length", str(len(body)).encode())],
+        }
+        queue = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+
+        recorder = Recorder()
+        asyncio.run(app(scope, receive, recorder))
+        return json_.loads(recorder.messages[1]["body"])
+
+    assert post("/gradio_api/run/ask", ["Who?", 2], chunks=3)["data"] == ["Who?", 2, []]
+    assert post("/gradio_api/run/ask", ["Who?", 2, ["Earlier?"]])["data"] == ["Who?", 2, ["Earlier?"]]
+    assert post("/gradio_api/run/other", ["Who?"])["data"] == ["Who?"]  # other routes untouched
