@@ -54,6 +54,7 @@ quality: install
 # see docs/performance.md.
 bench: install-bench
 	$(PY) -m benchmarks.documents
+	$(PY) -m benchmarks.build_speed
 	$(PY) -m benchmarks.perf
 	$(PY) benchmarks/search_scale.py
 	$(PY) benchmarks/load.py
