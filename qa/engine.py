@@ -157,11 +157,14 @@ class Engine:
         if reading.context is None:
             return self.ranker.rank(search(self.index, reading.own), question, k, fusion=fusion, truncated=truncated)
         found, around = follow_up_candidates(self.index, reading)
-        alone = float(self.ranker.weights.scores(found).max()) if len(found.ids) else 0.0
-        follow = self.gate.probability(gate_features(self.index, text, reading.own, reading.context, alone))
+        alone = self.ranker.weights.scores(found)
+        best_alone = float(alone.max()) if len(found.ids) else 0.0
+        follow = self.gate.probability(gate_features(self.index, text, reading.own, reading.context, best_alone))
         answer = self.ranker.rank(found, question, k, fusion=fusion, truncated=truncated, context=around, follow=follow)
         if follow < READ_AS_MIN or not answer.hits:
             return answer
+        if answer.hits[0].passage == self.index.passages[int(found.ids[int(np.argmax(alone))])]:
+            return answer  # the conversation did not change the best passage: the question stood on its own
         row = self._rows[answer.hits[0].passage]
         turn = follows(reading.context, self.index.dense.vectors(row, row + 1)[0])
         turn += len(history) - len(reading.context.questions)  # the context keeps only the latest turns
