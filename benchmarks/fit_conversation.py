@@ -82,7 +82,8 @@ def turns(engine: Engine, questions: Sequence[Question]) -> list[Turn]:
     for q in questions:
         if not q.history:
             continue
-        texts = [engine.embedder.truncate(t)[0] for t in (*q.history, q.q)]
+        read = [engine.resolve(h, q.history[:i]) for i, h in enumerate(q.history)] + [engine.resolve(q.q, q.history)]
+        texts = [engine.embedder.truncate(t)[0] for t in read]
         vectors = dict(zip(texts, engine.embedder.encode(texts), strict=True))
         reading = engine.read(texts[-1], texts[:-1], vectors)
         assert reading.context is not None

@@ -9,6 +9,11 @@ follow-up turns. A *gate* — a small logistic model over cues such as pronouns,
 "what about", new rare terms and how well the question alone is answered — says how much the question
 depends on its context, so that a question naming its own new subject is read on its own.
 
+An ellipsis — "And the M8?", "what about Baojun?" — is first read as the question it shortens: the
+previous question (itself read that way) with its name of the same kind (one with a digit for one
+with a digit) swapped for the new one, "How many the M8 were sold in August?". A name is a word the
+corpus writes capitalised in the middle of its sentences, or one holding a digit.
+
 The weights were fitted by ``benchmarks/fit_conversation.py`` on half of the dialogues in
 ``benchmarks/data`` and checked on the other half (docs/quality.md). No language model is involved.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +38,17 @@ _PRONOUN = re.compile(
     r"\b(it|its|it's|they|their|them|theirs|he|his|him|she|her|this|that|these|those|there|then|one|ones)\b",
     re.IGNORECASE,
 )
+_ELLIPSIS = re.compile(r"^\W*(?:and|what about|how about|same for|ok and|so)\s+(?P<x>[^?]{1,40}?)\s*\??\s*$", re.I)
+_ASKING = re.compile(
+    r"\b(what|which|who|whom|how|when|where|why|did|does|do|is|are|was|were|will|would|can|could|should|has|have|had)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W_][\w'’-]*")
+_MID_SENTENCE_WORD = re.compile(r"(?<=[a-z0-9,;:\"'’”)] )([^\W_][\w-]*)")
+_DIGIT = re.compile(r"\d")
+_ARTICLE_END = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
+_ARTICLE_START = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+NAME_SHARE = 0.6  # a word capitalised at least this often in mid-sentence is a name
 _CUE = re.compile(r"^\W*(and|what about|how about|same|also|so|then|ok|okay|but|why|when|how come)\b", re.IGNORECASE)
 GATE_FEATURES = ("bias", "pronoun", "cue", "terms", "new_rare", "similarity", "alone", "overlap")
 
@@ -111,3 +128,52 @@ def gate_features(index: SearchIndex, question: str, own: Query, context: Contex
 def follows(context: Context, passage_vector: np.ndarray) -> int:
     """Which earlier question (its index) the answer's top passage is closest to: the thread it took."""
     return int(np.argmax(context.vectors @ passage_vector))
+
+
+class Names:
+    """The words a corpus writes as names: capitalised in the middle of its sentences (most times)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        seen: Counter[str] = Counter()
+        capital: Counter[str] = Counter()
+        for text in texts:
+            for match in _MID_SENTENCE_WORD.finditer(text):
+                word = match.group(1)
+                seen[word.lower()] += 1
+                capital[word.lower()] += word[0].isupper()
+        self._names = {w for w, n in seen.items() if capital[w] >= NAME_SHARE * n}
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """The runs of names (or words with a digit) in ``text``, as (start, end)."""
+        runs: list[tuple[int, int]] = []
+        current: tuple[int, int] | None = None
+        for match in _WORD.finditer(text):
+            word = match.group().lower()
+            named = (word in self._names or word.rstrip("s") in self._names or bool(_DIGIT.search(word))) and not (
+                _ASKING.fullmatch(word)
+            )
+            if named:
+                current = (current[0] if current else match.start(), match.end())
+            elif current:
+                runs.append(current)
+                current = None
+        return [*runs, current] if current else runs
+
+
+def resolve(question: str, history: Sequence[str], names: Names) -> str | None:
+    """The question an ellipsis ("And the M8?") shortens, or None when ``question`` is not one."""
+    match = _ELLIPSIS.match(question)
+    if not match or not history:
+        return None
+    new = match.group("x")
+    if _ASKING.search(new) or len(new.split()) > 4:
+        return None
+    previous = resolve(history[-1], history[:-1], names) or history[-1]
+    spans = names.spans(previous)
+    if not spans:
+        return f"{previous.rstrip(' ?')} {new}?"
+    digit = bool(_DIGIT.search(new))
+    start, end = next((s for s in spans if bool(_DIGIT.search(previous[s[0] : s[1]])) == digit), spans[0])
+    if _ARTICLE_END.search(previous[:start]):  # "the M8" in place of "M8" after a "the": one article
+        new = _ARTICLE_START.sub("", new)
+    return previous[:start] + new + previous[end:]

@@ -22,7 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from . import embedders, settings
-from .conversation import GateModel, Reading, follow_up_candidates, follows, gate_features, make_context
+from .conversation import (
+    GateModel,
+    Names,
+    Reading,
+    follow_up_candidates,
+    follows,
+    gate_features,
+    make_context,
+    resolve,
+)
 from .corpus import Corpus, Document, load_corpus
 from .embed import Embedder, Progress
 from .errors import QuestionError
@@ -36,8 +45,8 @@ from .store import Notice, StoredIndex, open_index
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5
-READ_AS_MIN = 0.5  # a question is said to follow an earlier one when the gate gives at least this
-# and the conversation changed its best passage
+READ_AS_MIN = 0.5  # a question is said to follow an earlier one when the gate gives at least this and
+# the conversation changed its best passage, or when it is an ellipsis read as the question it shortens
 VECTOR_CACHE = 4096  # question vectors kept, so that a conversation's earlier questions are not embedded again
 
 
@@ -60,6 +69,8 @@ class Engine:
         self.ranker = Ranker(index, self.texts)
         self.gate = GateModel()
         self._rows = {passage: row for row, passage in enumerate(index.passages)}
+        self._names: Names | None = None  # the corpus's names, for reading an ellipsis (made when first needed)
+        self._lock = threading.Lock()
         self.vectors = vectors or VectorCache(embedder, VECTOR_CACHE)  # engines of one model may share it
 
     @classmethod
@@ -128,9 +139,21 @@ class Engine:
             check_question(question)
             for earlier in history:
                 check_question(earlier, "an earlier question of the conversation")
-        cut = {text: self.embedder.truncate(text) for text in {*questions, *(h for t in turns for h in t)}}
-        vectors = self.vectors.get([cut[q][0] for q in questions], [cut[h][0] for history in turns for h in history])
-        return [self._answer(q, h, k, fusion, cut, vectors) for q, h in zip(questions, turns, strict=True)]
+        # An ellipsis ("And the M8?") is read as the question it shortens, in the history as now.
+        read = [[self.resolve(h, history[:i]) for i, h in enumerate(history)] for history in turns]
+        own = [self.resolve(q, history) for q, history in zip(questions, turns, strict=True)]
+        cut = {text: self.embedder.truncate(text) for text in {*own, *(h for t in read for h in t)}}
+        vectors = self.vectors.get([cut[q][0] for q in own], [cut[h][0] for history in read for h in history])
+        return [self._answer(q, o, h, k, fusion, cut, vectors) for q, o, h in zip(questions, own, read, strict=True)]
+
+    def resolve(self, question: str, history: Sequence[str]) -> str:
+        """``question`` as read in its conversation: an ellipsis spelled out, anything else as asked."""
+        if not history:
+            return question
+        with self._lock:
+            if self._names is None:
+                self._names = Names(list(self.texts.values()))
+        return resolve(question, history, self._names) or question
 
     def read(self, question: str, history: Sequence[str], vectors: dict[str, np.ndarray]) -> Reading:
         """The question (as the model reads it) with the context of its earlier questions, if any."""
@@ -146,13 +169,14 @@ class Engine:
     def _answer(
         self,
         question: str,
+        read_as: str,
         history: list[str],
         k: int,
         fusion: str,
         cut: dict[str, tuple[str, bool]],
         vectors: dict[str, np.ndarray],
     ) -> Answer:
-        text, truncated = cut[question]
+        text, truncated = cut[read_as]
         reading = self.read(text, [cut[h][0] for h in history], vectors)
         if reading.context is None:
             return self.ranker.rank(search(self.index, reading.own), question, k, fusion=fusion, truncated=truncated)
@@ -161,14 +185,16 @@ class Engine:
         best_alone = float(alone.max()) if len(found.ids) else 0.0
         follow = self.gate.probability(gate_features(self.index, text, reading.own, reading.context, best_alone))
         answer = self.ranker.rank(found, question, k, fusion=fusion, truncated=truncated, context=around, follow=follow)
-        if follow < READ_AS_MIN or not answer.hits:
+        if not answer.hits:
             return answer
-        if answer.hits[0].passage == self.index.passages[int(found.ids[int(np.argmax(alone))])]:
-            return answer  # the conversation did not change the best passage: the question stood on its own
+        spelled = read_as if read_as != question else None  # an ellipsis, read as the question it shortens
+        unchanged = answer.hits[0].passage == self.index.passages[int(found.ids[int(np.argmax(alone))])]
+        if spelled is None and (follow < READ_AS_MIN or unchanged):
+            return answer  # the conversation changed neither the question nor its best passage
         row = self._rows[answer.hits[0].passage]
         turn = follows(reading.context, self.index.dense.vectors(row, row + 1)[0])
         turn += len(history) - len(reading.context.questions)  # the context keeps only the latest turns
-        return dataclasses.replace(answer, context=ReadAs(history[turn], turn + 1, follow))
+        return dataclasses.replace(answer, context=ReadAs(history[turn], turn + 1, follow, spelled))
 
 
 class VectorCache:

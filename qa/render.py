@@ -7,7 +7,7 @@ a quote is cut around its highlight; ``qa.web`` builds the app's HTML from them.
 from __future__ import annotations
 
 from .passages import Passage
-from .results import Answer, Hit
+from .results import Answer, Hit, ReadAs
 
 NOT_ANSWERED = "The article does not say."
 NOT_ANSWERED_MANY = "The documents do not say."
@@ -61,13 +61,20 @@ def quote_parts(hit: Hit) -> tuple[str, str, str]:
     return hit.text[: h.start - p.start], hit.text[h.start - p.start : h.end - p.start], hit.text[h.end - p.start :]
 
 
+def read_as(context: ReadAs, quotes: tuple[str, str] = ('"', '"')) -> str:
+    """How a follow-up was read, in words: 'read as a follow-up to "…"' (and as which question)."""
+    left, right = quotes
+    spelled = f"read as {left}{context.question}{right}, " if context.question else "read as "
+    return f"{spelled}a follow-up to {left}{context.follows}{right}"
+
+
 def text_answer(answer: Answer, color: bool = False, documents: int = 1) -> str:
     """A readable block: the short answer (or a plain refusal), its confidence, then each passage quoted
     verbatim with position and score."""
     mark = ANSI_MARK if color else PLAIN_MARK
     lines = [f"Q: {answer.question}"]
     if answer.context is not None:
-        lines.append(f'(read as a follow-up to "{answer.context.follows}")')
+        lines.append(f"({read_as(answer.context)})")
     if answer.truncated:
         lines.append("(the question was longer than the model reads; only its beginning was used)")
     if not answer.hits:

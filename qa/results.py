@@ -58,14 +58,16 @@ class Hit:
 @dataclass(frozen=True)
 class ReadAs:
     """How a follow-up was read: tied to the earlier question ``follows`` (``turn``: its 1-based place
-    in the history), with ``weight`` the share of the reading that came from the conversation."""
+    in the history), with ``weight`` the share of the reading that came from the conversation, and
+    ``question`` the question it was read as when it was an ellipsis ("And the M8?"), else None."""
 
     follows: str
     turn: int
     weight: float
+    question: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"follows": self.follows, "turn": self.turn, "weight": round(self.weight, 3)}
+        return {"follows": self.follows, "turn": self.turn, "weight": round(self.weight, 3), "read_as": self.question}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from html import escape
 
 from .corpus import Document
 from .passages import Passage
-from .render import CLOSEST, evidence, not_answered, position, position_parts, quote_parts
+from .render import CLOSEST, evidence, not_answered, position, position_parts, quote_parts, read_as
 from .results import Answer, Hit
 
 QUESTION_PREVIEW_CHARS = 600
@@ -65,8 +65,8 @@ def answer_html(answer: Answer, documents: int = 1) -> str:
             f'<p class="qa-evidence qa-{label.split()[0]}" title="confidence {answer.confidence:.2f}">{label}</p>'
         )
     if answer.context is not None:
-        follows = escape(answer.context.follows)
-        parts.append(f'<p class="qa-read-as">Read as a follow-up to “{follows}”</p>')
+        words = read_as(answer.context, ("“", "”"))
+        parts.append(f'<p class="qa-read-as">{escape(words[0].upper() + words[1:])}</p>')
     parts.append("</div>")
     return "".join(parts)
 

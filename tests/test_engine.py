@@ -121,3 +121,26 @@ def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
     follow_up = np.array([1.0, 1.0, 1.0, 2 / 8, 0.0, 0.5, 0.6, 0.0])  # "and how much is it?"
     new_subject = np.array([1.0, 0.0, 0.0, 6 / 8, 0.9, 0.2, 1.8, 0.0])  # "What did J.D. Power find about safety?"
     assert gate.probability(follow_up) > 0.9 > 0.1 > gate.probability(new_subject)
+
+
+def test_an_ellipsis_is_read_as_the_question_it_shortens(article_text: str) -> None:
+    from qa.conversation import Names, resolve
+
+    names = Names([article_text])
+    s7 = "How many Xiangwang S7s were sold in August?"
+    assert resolve("and the M8?", [s7], names) == "How many the M8 were sold in August?"  # a name with a digit
+    assert resolve("What about Baojun?", ["How has Voyah done in the MPV market?"], names) == (
+        "How has Baojun done in the MPV market?"
+    )
+    # A chain of them: each read through the one before.
+    assert resolve("and the S7?", [s7, "and the M8?"], names) == "How many the S7 were sold in August?"
+    for not_one in ("and what does it cost?", "How much will it cost?", "and how did they do that in the end then?"):
+        assert resolve(not_one, [s7], names) is None
+    assert resolve("and the M8?", [], names) is None
+
+
+def test_an_ellipsis_says_how_it_was_read(fake_engine: Engine) -> None:
+    answer = fake_engine.ask("and the M8?", 2, history=["How many Xiangwang S7s were sold in August?"])
+    assert answer.context is not None and answer.context.question == "How many the M8 were sold in August?"
+    assert answer.to_json()["context"]["read_as"] == "How many the M8 were sold in August?"
+    assert answer.to_json()["question"] == "and the M8?"
