@@ -16,7 +16,6 @@ each the median of ``--repeats`` runs:
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -26,6 +25,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from benchmarks import common
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
@@ -53,9 +54,7 @@ def chunks(text: str, size: int = 400) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.build_speed", description=__doc__.split("\n")[0])
-    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = common.parser("build_speed", __doc__, repeats=3)
     parser.add_argument("--precisions", default="fp32,int8")
     args = parser.parse_args(argv)
 

@@ -20,7 +20,6 @@ corpus, and the time from adding a document to its first answer.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 import statistics
@@ -33,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/documents.py makes the files, as the tests do
 
+from benchmarks import common  # noqa: E402
 from qa import settings  # noqa: E402
 from qa.corpus import read_document  # noqa: E402
 from qa.embed import Embedder  # noqa: E402
@@ -164,9 +164,7 @@ def _first_answer(files: Sequence[Path], base: Engine, root: Path) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.documents", description=__doc__.split("\n")[0])
-    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = common.parser("documents", __doc__, repeats=3)
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args(argv)
     embedder = make_embedder()

@@ -1,0 +1,18 @@
+"""What the benchmark scripts share: where the project and the bench data are, and their arguments."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT.parent / "shared" / "bench"  # ../shared/bench beside the project, as the Makefile has it
+
+
+def parser(module: str, doc: str | None, repeats: int | None = None) -> argparse.ArgumentParser:
+    """An argument parser for ``python -m benchmarks.<module>`` with ``--bench`` (and ``--repeats``)."""
+    out = argparse.ArgumentParser(prog=f"python -m benchmarks.{module}", description=(doc or "").split("\n")[0])
+    out.add_argument("--bench", type=Path, default=BENCH, help="bench folder (default: %(default)s)")
+    if repeats is not None:
+        out.add_argument("--repeats", type=int, default=repeats, help="runs of each timing (their median)")
+    return out
