@@ -33,8 +33,11 @@ def extract(data: bytes) -> Extracted:
             builder.paragraph(block.text, heading=_level(block))
         elif isinstance(block, Table):
             for row in block.rows:
-                for cell in row.cells:
-                    builder.paragraph(cell.text)
+                seen: set[int] = set()
+                for cell in row.cells:  # a merged cell is listed once per column it spans: keep one
+                    if id(cell._tc) not in seen:
+                        seen.add(id(cell._tc))
+                        builder.paragraph(cell.text)
     return builder.build(paged=False)
 
 

@@ -7,9 +7,11 @@ trafilatura was chosen over readability-style extraction for its measured precis
 
 from __future__ import annotations
 
+from typing import Any
+
 from .extracted import Extracted, ExtractError, TextBuilder
 
-_BLOCKS = {"p", "item", "cell", "quote", "code"}
+_BLOCKS = {"p", "item", "cell", "quote", "code", "head", "list", "table", "row"}
 NO_TEXT = "holds no readable text (only markup, scripts or navigation); save the page's text instead"
 
 
@@ -36,10 +38,23 @@ def extract(data: bytes) -> Extracted:
         tag = element.tag if isinstance(element.tag, str) else ""
         if tag == "head":
             level = (element.get("rend") or "h2").lstrip("h")
-            builder.paragraph("".join(element.itertext()), heading=int(level) if level.isdigit() else 2)
-        elif tag in _BLOCKS and not any(child.tag in _BLOCKS for child in element):
-            builder.paragraph("".join(element.itertext()))
+            builder.paragraph(_own_text(element), heading=int(level) if level.isdigit() else 2)
+        elif tag in _BLOCKS:
+            builder.paragraph(_own_text(element))
     try:
         return builder.build(paged=False)
     except ExtractError:
         raise ExtractError(NO_TEXT) from None
+
+
+def _own_text(element: Any) -> str:
+    """The text of a block without the blocks nested in it (they are paragraphs of their own); a line
+    break becomes a space, so the words on either side are never glued together."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == "lb":
+            parts.append(" ")
+        elif child.tag not in _BLOCKS:
+            parts.append(_own_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)

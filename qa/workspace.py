@@ -57,7 +57,7 @@ class Source:
 
 def safe_name(original: str, taken: Sequence[str] = ()) -> str:
     """A display name from an uploaded file's name: no folders, no control characters, not too long,
-    and not one the session already uses ("report.pdf (2)"). It is only ever shown, never a path."""
+    and not one the session already uses ("report (2).pdf"). It is only ever shown, never a path."""
     base = re.split(r"[/\\\\]", original or "")[-1]
     base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C")
     base = " ".join(base.split()).strip(" .") or "document"
@@ -65,9 +65,10 @@ def safe_name(original: str, taken: Sequence[str] = ()) -> str:
         stem, dot, suffix = base.rpartition(".")
         keep = dot and len(suffix) <= 5
         base = stem[: NAME_CHARS - len(suffix) - 2] + "…" + dot + suffix if keep else base[:NAME_CHARS]
+    stem, suffix = (base[: -len(Path(base).suffix)], Path(base).suffix) if Path(base).suffix else (base, "")
     name, n = base, 2
-    while name in taken:
-        name, n = f"{base} ({n})", n + 1
+    while name in taken:  # "report (2).pdf": the type stays at the end
+        name, n = f"{stem} ({n}){suffix}", n + 1
     return name
 
 
@@ -170,13 +171,20 @@ class Workspaces:
         self._lock = threading.Lock()
 
     def _bundled(self, base: Engine) -> tuple[Source, ...]:
+        """The base corpus's documents as sources, their embeddings handed to the library.
+
+        Each document's passages are one run of rows in the index, in whatever order it was built.
+        """
+        rows: dict[str, list[int]] = {}
+        for row, passage in enumerate(base.passages):
+            rows.setdefault(passage.doc, []).append(row)
         sources = []
-        begin = 0
         for document in base.documents:
-            count = sum(1 for p in base.passages if p.doc == document.name)
-            self.library.keep(document, base.index.embedded(begin, begin + count))
-            begin += count
-            sources.append(Source(document.name, document.sha256, len(document.pages), count, bundled=True))
+            mine = rows.get(document.name, [])
+            start, end = (mine[0], mine[-1] + 1) if mine else (0, 0)
+            assert end - start == len(mine), f"{document.name}: its passages are not one run of the index"
+            self.library.keep(document, base.index.embedded(start, end))
+            sources.append(Source(document.name, document.sha256, len(document.pages), len(mine), bundled=True))
         return tuple(sources)
 
     def engine(self, sources: Sequence[Source]) -> Engine | None:

@@ -103,6 +103,34 @@ def test_html_keeps_the_article_and_leaves_out_its_chrome(tmp_path: Path) -> Non
     assert document.pages == ()
 
 
+def test_nested_lists_line_breaks_and_bold_words_keep_every_word_once(tmp_path: Path) -> None:
+    path = tmp_path / "lists.html"
+    body = (
+        "<p>The M<b>9</b> is the flagship car of this long sentence.<br>Its second line follows the break.</p>"
+        "<ul><li>Charging takes twenty minutes <ul><li>at a fast charger on the motorway</li></ul></li>"
+        "<li>Range is seven hundred kilometres</li></ul>"
+    )
+    path.write_text(f"<html><body><article><h1>Cars</h1>{body}</article></body></html>", encoding="utf-8")
+    text = read_document(path, path.name).text
+    assert "The M9 is" in text and "sentence. Its second" in text
+    assert text.count("at a fast charger") == 1 and text.count("Charging takes") == 1
+
+
+def test_a_merged_word_table_cell_is_read_once(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    merged = table.cell(0, 0).merge(table.cell(0, 2))
+    merged.text = "Prices of the three models in euros"
+    for column, price in enumerate(["M5 costs 25000", "M7 costs 33000", "M9 costs 47000"]):
+        table.cell(1, column).text = price
+    path = tmp_path / "prices.docx"
+    document.save(str(path))
+    text = read_document(path, path.name).text
+    assert text.count("Prices of the three models") == 1 and "M9 costs 47000" in text
+
+
 def test_word_headings_become_sections(tmp_path: Path) -> None:
     path = word_file(
         tmp_path / "normans.docx", "The Normans", [("Origins", paragraphs(2)), ("Conquest", paragraphs(4)[2:])]

@@ -125,7 +125,7 @@ def test_file_names_are_only_shown_never_used_as_paths(original: str, shown: str
 
 
 def test_a_second_file_of_the_same_name_is_told_apart() -> None:
-    assert safe_name("report.pdf", ["report.pdf", "report.pdf (2)"]) == "report.pdf (3)"
+    assert safe_name("report.pdf", ["report.pdf", "report (2).pdf"]) == "report (3).pdf"
 
 
 def test_pasted_text_is_a_document_of_its_own(workspaces: Workspaces) -> None:
@@ -158,3 +158,28 @@ def test_the_page_adds_lists_and_removes_documents(fake_engine: Engine, tmp_path
     # The other session's page and the API know nothing of it.
     assert "lakes.docx" not in handlers.first_source(None)
     assert all(p["doc"] != "lakes.docx" for p in handlers.api_ask("Which lake is the deepest?", 40)["passages"])
+
+
+def test_the_same_name_added_again_is_kept_under_a_new_name(workspaces: Workspaces, tmp_path: Path) -> None:
+    first = workspaces.add_file(workspaces.bundled, upload(tmp_path, "r.txt", RIVERS), "r.txt")
+    second = workspaces.add_file(first, upload(tmp_path, "r.txt", RIVERS + "An edit.\n"), "r.txt")
+    assert [s.name for s in second][-2:] == ["r.txt", "r (2).txt"]
+
+
+def test_the_bundled_documents_keep_their_own_passages_whatever_order_the_index_has(
+    tmp_path: Path, fake_model: object
+) -> None:
+    """An index built for --corpus b --corpus a serves --corpus a --corpus b (the key sorts the paths):
+    each bundled document must still get its own passages and vectors."""
+    from tests.helpers import write_docs
+
+    folder = write_docs(tmp_path / "c", {"a.txt": "Alpha title\nRivers flow to the sea.\n", "b.txt": RIVERS})
+    Engine.open([folder / "b.txt", folder / "a.txt"])
+    engine = Engine.open([folder / "a.txt", folder / "b.txt"])  # the same index, its documents the other way
+    spaces = Workspaces(engine)
+    session = spaces.engine(spaces.add_text(spaces.bundled, "Lakes are calm."))
+    assert session is not None
+    for passage in session.passages:
+        assert session.texts[passage.doc][passage.start : passage.end].strip()
+    answer = session.ask("Which river carries the most water?", 3)
+    check_answer(answer.to_json(), session.texts, 3)
