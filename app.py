@@ -10,6 +10,7 @@ a public share link is opened only with ``--share``. Layout and wiring only: the
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ class Handlers:
         return state if state is not None else Session(self.workspaces.bundled)
 
     def first_source(self, state: Session | None = None) -> str:
-        engine = self.workspaces.engine(self.session(state).sources)
+        engine = self._engine(self.session(state))
         return web.source_html(engine.documents[0]) if engine else web.documents_html([])
 
     def respond(
@@ -74,17 +75,17 @@ class Handlers:
         if not (question or "").strip():
             gr.Warning("Type a question about the article first.")
             return history, question, gr.skip(), session
-        engine = self.workspaces.engine(session.sources)
+        engine = self._engine(session)
         if engine is None:
             gr.Warning("There is no document to ask: add one below first.")
             return history, question, gr.skip(), session
         try:
             answer = self._ask(engine, question, int(k), session.conversation.questions())
         except QuestionError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(html.escape(str(exc)))  # the page renders a toast as HTML
             return history, question, gr.skip(), session
         except QAError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(html.escape(str(exc))) from None
         history = session.conversation.add(answer, history, len(engine.documents))
         source = self._source(engine, answer.hits[0]) if answer.hits else gr.skip()
         return history, "", source, session
@@ -94,7 +95,7 @@ class Handlers:
         session = self.session(state)
         index = selected.index
         hit = session.conversation.hit_at(index) if isinstance(index, int) else None
-        engine = self.workspaces.engine(session.sources)
+        engine = self._engine(session)
         if hit is None or engine is None:
             return gr.skip()
         return self._source(engine, hit)
@@ -143,10 +144,17 @@ class Handlers:
 
     def _documents(self, session: Session, status: str) -> Documents:
         names = [s.name for s in session.sources]
-        engine = self.workspaces.engine(session.sources)
+        engine = self._engine(session)
         header = web.describe(engine.documents, engine.titles(), len(engine.passages)) if engine else ""
         choices = gr.update(choices=names, value=[])
         return session, web.documents_html(session.listing()), status, choices, header
+
+    def _engine(self, session: Session) -> Engine | None:
+        """The engine over the session's documents (built when first asked); its failure, said plainly."""
+        try:
+            return self.workspaces.engine(session.sources)
+        except QAError as exc:
+            raise gr.Error(html.escape(str(exc))) from None
 
     @staticmethod
     def _source(engine: Engine, hit: Hit) -> Any:
@@ -154,7 +162,10 @@ class Handlers:
         try:
             document = engine.document(hit.passage.doc)
         except KeyError:
-            gr.Warning(f"{hit.passage.doc} was removed from this conversation")
+            gr.Warning(f"{html.escape(hit.passage.doc)} was removed from this conversation")
+            return gr.skip()
+        if document.text[hit.passage.start : hit.passage.end] != hit.text:
+            gr.Warning(f"{html.escape(hit.passage.doc)} has changed since this answer; ask the question again")
             return gr.skip()
         return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
@@ -305,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         # Questions asked at the same time by several users share one forward pass of the model.
         embedder = CoalescingEmbedder(make_embedder(args.model, notice=notice))
         engine = Engine.open(args.corpus, embedder=embedder, notice=notice)
+        settings.max_document_bytes(), settings.max_documents()  # the upload limits, checked before serving
     except QAError as exc:
         sys.exit(f"qa: error: {exc}")
     launch(build(engine), share=args.share)  # False, not None: GRADIO_SHARE cannot open a link

@@ -166,8 +166,9 @@ def resolve(question: str, history: Sequence[str], names: Names) -> str | None:
     if not match or not history:
         return None
     new = match.group("x")
-    if _ASKING.search(new) or len(new.split()) > 4:
-        return None
+    if _ASKING.search(new) or _PRONOUN.search(new) or len(new.split()) > 4:
+        return None  # "what about its price?" names nothing to put in: the context reads it instead
+    history = history[-MAX_TURNS:]  # as far back as the context goes (and no deeper recursion)
     previous = resolve(history[-1], history[:-1], names) or history[-1]
     spans = names.spans(previous)
     if not spans:

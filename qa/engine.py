@@ -23,6 +23,7 @@ import numpy as np
 
 from . import embedders, settings
 from .conversation import (
+    MAX_TURNS,
     GateModel,
     Names,
     Reading,
@@ -139,12 +140,16 @@ class Engine:
             check_question(question)
             for earlier in history:
                 check_question(earlier, "an earlier question of the conversation")
-        # An ellipsis ("And the M8?") is read as the question it shortens, in the history as now.
-        read = [[self.resolve(h, history[:i]) for i, h in enumerate(history)] for history in turns]
+        # An ellipsis ("And the M8?") is read as the question it shortens, in the history as now; only
+        # the turns the context keeps are read and embedded.
+        read = [[self.resolve(h, t[:i]) for i, h in enumerate(t) if i >= len(t) - MAX_TURNS] for t in turns]
         own = [self.resolve(q, history) for q, history in zip(questions, turns, strict=True)]
         cut = {text: self.embedder.truncate(text) for text in {*own, *(h for t in read for h in t)}}
         vectors = self.vectors.get([cut[q][0] for q in own], [cut[h][0] for history in read for h in history])
-        return [self._answer(q, o, h, k, fusion, cut, vectors) for q, o, h in zip(questions, own, read, strict=True)]
+        return [
+            self._answer(q, o, h, r, k, fusion, cut, vectors)
+            for q, o, h, r in zip(questions, own, turns, read, strict=True)
+        ]
 
     def resolve(self, question: str, history: Sequence[str]) -> str:
         """``question`` as read in its conversation: an ellipsis spelled out, anything else as asked."""
@@ -171,13 +176,14 @@ class Engine:
         question: str,
         read_as: str,
         history: list[str],
+        read: list[str],
         k: int,
         fusion: str,
         cut: dict[str, tuple[str, bool]],
         vectors: dict[str, np.ndarray],
     ) -> Answer:
         text, truncated = cut[read_as]
-        reading = self.read(text, [cut[h][0] for h in history], vectors)
+        reading = self.read(text, [cut[h][0] for h in read], vectors)
         if reading.context is None:
             return self.ranker.rank(search(self.index, reading.own), question, k, fusion=fusion, truncated=truncated)
         found, around = follow_up_candidates(self.index, reading)
@@ -194,6 +200,7 @@ class Engine:
         row = self._rows[answer.hits[0].passage]
         turn = follows(reading.context, self.index.dense.vectors(row, row + 1)[0])
         turn += len(history) - len(reading.context.questions)  # the context keeps only the latest turns
+        # The earlier question is shown as it was asked (an ellipsis too): it is the user's own words.
         return dataclasses.replace(answer, context=ReadAs(history[turn], turn + 1, follow, spelled))
 
 

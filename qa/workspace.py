@@ -242,7 +242,14 @@ class Workspaces:
         self._check_room(sources, name)
         if not text.strip():
             raise WorkspaceError("the pasted text is empty; paste some text first")
-        data = text.encode("utf-8", "replace")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WorkspaceError(
+                "the pasted text holds characters that are not valid Unicode (broken surrogate pairs); "
+                "copy it again from its source"
+            ) from None
+        data = text.encode("utf-8")
         if len(data) > settings.max_document_bytes():
             raise WorkspaceError(f"{name}: the text is over the size limit of one document ({settings.MAX_DOC_MB_ENV})")
         document = Document(name, Path(name), text, hashlib.sha256(data).hexdigest())

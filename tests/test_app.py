@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pytest
 
@@ -175,3 +177,46 @@ def test_the_api_takes_an_optional_history(handlers: Handlers, fake_engine: Engi
     assert handlers.api_ask("How much will it cost?", 2) == fake_engine.ask("How much will it cost?", 2).to_json()
     with pytest.raises(gr.Error, match="earlier question"):
         handlers.api_ask("And then?", 2, [""])
+
+
+def test_a_quote_from_a_document_replaced_under_its_name_is_not_shown_at_stale_offsets(handlers: Handlers) -> None:
+    session, *_ = handlers.remove([s.name for s in handlers.session(None).sources], None)
+    session, *_ = handlers.add_text("Lake Baikal is the deepest lake. It holds a fifth of fresh water.", session)[0]
+    _, _, _, session = handlers.respond("Which lake is the deepest?", 1, [], session)
+    session, *_ = handlers.remove(["Pasted text"], session)
+    session, *_ = handlers.add_text("Rivers: the Amazon carries the most water of all of them.", session)[0]
+    with pytest.warns(UserWarning, match="has changed since this answer"):
+        assert isinstance(handlers.show_citation(session, select(2)), type(gr.skip()))
+
+
+def test_names_in_messages_are_shown_as_text(handlers: Handlers, tmp_path: Path) -> None:
+    """A toast renders HTML: a file name with markup in it must reach it escaped."""
+    path = tmp_path / "a<b>c.txt"
+    path.write_text("Lakes\n\nLake Baikal is the deepest lake.\n", encoding="utf-8")
+    session = list(handlers.add_files([str(path)], None))[-1][0]
+    _, _, _, session = handlers.respond("Which lake is the deepest?", 1, [], session)
+    assert session.conversation.turns[0].answer.hits[0].passage.doc == "a<b>c.txt"
+    session, *_ = handlers.remove(["a<b>c.txt"], session)
+    with pytest.warns(UserWarning, match="a&lt;b&gt;c.txt was removed"):
+        handlers.show_citation(session, select(2))
+
+
+def test_a_failing_index_build_is_a_message_not_a_traceback(
+    handlers: Handlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.errors import IndexStoreError
+
+    def fail(*_: object) -> None:
+        raise IndexStoreError("the disk is full; free some space and ask again")
+
+    monkeypatch.setattr(handlers.workspaces, "engine", fail)
+    with pytest.raises(gr.Error, match="the disk is full"):
+        handlers.respond("Which lake is the deepest?", 1, [], None)
+
+
+def test_a_bad_upload_limit_stops_the_app_before_it_serves(fake_model: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import main
+
+    monkeypatch.setenv("QA_MAX_DOCS", "many")
+    with pytest.raises(SystemExit, match="QA_MAX_DOCS"):
+        main([])

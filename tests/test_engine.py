@@ -134,9 +134,19 @@ def test_an_ellipsis_is_read_as_the_question_it_shortens(article_text: str) -> N
     )
     # A chain of them: each read through the one before.
     assert resolve("and the S7?", [s7, "and the M8?"], names) == "How many the S7 were sold in August?"
-    for not_one in ("and what does it cost?", "How much will it cost?", "and how did they do that in the end then?"):
+    for not_one in (
+        "and what does it cost?",
+        "How much will it cost?",
+        "and how did they do that in the end then?",
+        "what about its price?",  # a pronoun names nothing to put in: the context reads it instead
+    ):
         assert resolve(not_one, [s7], names) is None
     assert resolve("and the M8?", [], names) is None
+    # A long chain is read through the turns the context keeps, without recursing through all of them.
+    assert (
+        resolve("and the S7?", [*["and the M8?"] * 5000, s7, "and the M8?"], names)
+        == "How many the S7 were sold in August?"
+    )
 
 
 def test_an_ellipsis_says_how_it_was_read(fake_engine: Engine) -> None:
@@ -144,3 +154,15 @@ def test_an_ellipsis_says_how_it_was_read(fake_engine: Engine) -> None:
     assert answer.context is not None and answer.context.question == "How many the M8 were sold in August?"
     assert answer.to_json()["context"]["read_as"] == "How many the M8 were sold in August?"
     assert answer.to_json()["question"] == "and the M8?"
+
+
+def test_a_follow_up_names_the_earlier_question_as_it_was_asked(fake_engine: Engine) -> None:
+    history = ["How many Xiangwang S7s were sold in August?", "and the M8?"]
+    answer = fake_engine.ask("and the S7?", 2, history=history)
+    assert answer.context is not None and answer.context.follows in history
+
+
+def test_a_very_long_conversation_is_answered_from_its_latest_turns(fake_engine: Engine) -> None:
+    history = [f"What happened in year {1900 + i}?" for i in range(3000)]
+    answer = fake_engine.ask("How much will it cost?", 2, history=history)
+    assert answer.hits and (answer.context is None or answer.context.follows in history[-6:])

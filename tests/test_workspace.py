@@ -183,3 +183,8 @@ def test_the_bundled_documents_keep_their_own_passages_whatever_order_the_index_
         assert session.texts[passage.doc][passage.start : passage.end].strip()
     answer = session.ask("Which river carries the most water?", 3)
     check_answer(answer.to_json(), session.texts, 3)
+
+
+def test_pasted_text_with_broken_characters_is_refused(workspaces: Workspaces) -> None:
+    with pytest.raises(WorkspaceError, match="not valid Unicode"):
+        workspaces.add_text(workspaces.bundled, "Lakes are calm \ud800 and deep.")
