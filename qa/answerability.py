@@ -8,7 +8,9 @@ is asked for and the answer holds none. A follow-up is measured
 the same way, on the passage its conversation led to. A
 logistic regression over them, fitted by ``benchmarks/fit_answerability.py`` on part of the bench and
 checked on the rest (docs/quality.md), gives ``confidence``; ``answered`` is ``confidence >=
-threshold``. The coefficients are data: ``answerability.json`` beside this module, no pickle.
+threshold``. The coefficients are data: ``answerability.json`` beside this module, no pickle. Held to
+the signs in ``DIRECTION``, the shipped fit gives the two coverage features and the unknown-term share
+a weight of 0: they are measured (and refitted each time) but do not move today's confidence.
 """
 
 from __future__ import annotations
@@ -116,10 +118,12 @@ def shipped_model() -> AnswerabilityModel:
 
 def type_missing(question: str, highlight: str) -> float:
     """1 when the question asks for a number (or a date) or a name and the highlighted sentence holds
-    none that the question does not already hold (a name after the sentence's first word)."""
+    none that the question does not already hold (a name: a capitalised word, but the sentence's first)."""
     asked = {w.lower() for w in _WORD.findall(question)}
     if ASKS_NUMBER.search(question):
         return float(not any(n.lower() not in asked for n in _NUMBER.findall(highlight)))
     if ASKS_NAME.search(question):
-        return float(not any(n.lower() not in asked for n in _NAME.findall(highlight)[1:]))
+        opening = highlight.lstrip()[:1].isupper()  # a capital that only opens the sentence names nothing
+        names = [m for m in _NAME.finditer(highlight) if not (opening and not highlight[: m.start()].strip())]
+        return float(not any(m.group().lower() not in asked for m in names))
     return 0.0

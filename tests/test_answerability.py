@@ -63,6 +63,8 @@ def test_a_model_fitted_for_other_features_is_refused(tmp_path: Path) -> None:
         ("When will the Zhijie X9 launch in 2026?", "The Zhijie X9 will launch in 2026.", 1.0),  # only the asked year
         ("Who founded Seres?", "Seres' revival showed automakers a path.", 1.0),
         ("Who founded Seres?", "Seres was founded by Zhang Xinghai.", 0.0),
+        ("Who founded it?", "it was founded by Zhang Xinghai.", 0.0),  # the first name, though not opening it
+        ("Who founded it?", "Zhang founded it.", 1.0),  # a capital opening the sentence names nothing
         ("What is the Zhijie X9?", "The Zhijie X9 is an MPV.", 0.0),  # neither a number nor a name asked for
     ],
 )
