@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from qa.conversation import follow_up_candidates, gate_features
+from qa.conversation import follow_up
 from qa.embed import Embedder
 from qa.embedders import make_embedder
 from qa.engine import Engine
@@ -87,12 +87,10 @@ def turns(engine: Engine, questions: Sequence[Question]) -> list[Turn]:
         vectors = dict(zip(texts, engine.embedder.encode(texts), strict=True))
         reading = engine.read(texts[-1], texts[:-1], vectors)
         assert reading.context is not None
-        found, around = follow_up_candidates(engine.index, reading)
-        alone = engine.ranker.weights.scores(found)
-        cues = gate_features(engine.index, texts[-1], reading.own, reading.context, float(alone.max()))
-        passages = [engine.passages[int(i)] for i in found.ids]
+        step = follow_up(engine.index, engine.ranker.weights, texts[-1], reading, reading.context)
+        passages = [engine.passages[int(i)] for i in step.found.ids]
         gold = np.array([any(p.start <= g.start and g.end <= p.end for g in q.answers) for p in passages])
-        out.append(Turn(q, np.hstack([as_matrix(found), as_matrix(around)]), gold, cues, alone))
+        out.append(Turn(q, np.hstack([as_matrix(step.found), as_matrix(step.around)]), gold, step.cues, step.alone))
     return out
 
 

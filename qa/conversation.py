@@ -30,6 +30,7 @@ import numpy as np
 
 from .index import SearchIndex
 from .lexical import terms
+from .rank import RankWeights
 from .search import Candidates, Query, candidate_ids, features
 
 MAX_TURNS = 6  # earlier questions that make the context (the most recent ones)
@@ -69,7 +70,21 @@ class Reading:
 
     own: Query
     context: Context | None = None
-    follow: float = 0.0  # 0: read on its own … 1: read wholly as a follow-up
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A question with history as ranking and gate see it: the candidates' features read on their own
+    (``found``) and read in the context (``around``), their score read alone, and the gate's cues."""
+
+    found: Candidates
+    around: Candidates
+    alone: np.ndarray
+    cues: np.ndarray
+
+    def best_alone(self) -> int:
+        """The passage row the question finds read on its own."""
+        return int(self.found.ids[int(np.argmax(self.alone))])
 
 
 @dataclass(frozen=True)
@@ -99,12 +114,15 @@ def make_context(questions: Sequence[str], vectors: np.ndarray) -> Context | Non
     return Context(tuple(questions), vectors, np.ascontiguousarray(mixed, dtype=np.float32), recent)
 
 
-def follow_up_candidates(index: SearchIndex, reading: Reading) -> tuple[Candidates, Candidates]:
-    """Both feature sets over the union of the question's and its context's candidates."""
-    assert reading.context is not None
-    context = Query(reading.context.vector, reading.context.terms)
-    ids = np.unique(np.concatenate([candidate_ids(index, reading.own), candidate_ids(index, context)]))
-    return features(index, reading.own, ids), features(index, context, ids)
+def follow_up(index: SearchIndex, weights: RankWeights, text: str, reading: Reading, context: Context) -> FollowUp:
+    """Both feature sets over the union of the question's and its ``context``'s candidates, the score
+    each candidate gets read alone (``weights``), and the gate's cues for the question read as ``text``."""
+    around = Query(context.vector, context.terms)
+    ids = np.unique(np.concatenate([candidate_ids(index, reading.own), candidate_ids(index, around)]))
+    found = features(index, reading.own, ids)
+    alone = weights.scores(found)
+    cues = gate_features(index, text, reading.own, context, float(alone.max()) if len(ids) else 0.0)
+    return FollowUp(found, features(index, around, ids), alone, cues)
 
 
 def gate_features(index: SearchIndex, question: str, own: Query, context: Context, alone_best: float) -> np.ndarray:

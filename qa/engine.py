@@ -27,9 +27,8 @@ from .conversation import (
     GateModel,
     Names,
     Reading,
-    follow_up_candidates,
+    follow_up,
     follows,
-    gate_features,
     make_context,
     resolve,
 )
@@ -186,15 +185,15 @@ class Engine:
         reading = self.read(text, [cut[h][0] for h in read], vectors)
         if reading.context is None:
             return self.ranker.rank(search(self.index, reading.own), question, k, fusion=fusion, truncated=truncated)
-        found, around = follow_up_candidates(self.index, reading)
-        alone = self.ranker.weights.scores(found)
-        best_alone = float(alone.max()) if len(found.ids) else 0.0
-        follow = self.gate.probability(gate_features(self.index, text, reading.own, reading.context, best_alone))
-        answer = self.ranker.rank(found, question, k, fusion=fusion, truncated=truncated, context=around, follow=follow)
+        step = follow_up(self.index, self.ranker.weights, text, reading, reading.context)
+        follow = self.gate.probability(step.cues)
+        answer = self.ranker.rank(
+            step.found, question, k, fusion=fusion, truncated=truncated, context=step.around, follow=follow
+        )
         if not answer.hits:
             return answer
         spelled = read_as if read_as != question else None  # an ellipsis, read as the question it shortens
-        unchanged = answer.hits[0].passage == self.index.passages[int(found.ids[int(np.argmax(alone))])]
+        unchanged = answer.hits[0].passage == self.index.passages[step.best_alone()]
         if spelled is None and (follow < READ_AS_MIN or unchanged):
             return answer  # the conversation changed neither the question nor its best passage
         row = self._rows[answer.hits[0].passage]

@@ -11,6 +11,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .corpus import Document
 from .sentences import DEFAULT_MAX_CHARS, split_sentences
@@ -44,6 +45,20 @@ class Passage:
     line: int
     sentences: tuple[Span, ...]
     page: int | None = None
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Passage:
+        """A passage from its ``dataclasses.asdict`` record, as saved in an index or the library."""
+        return cls(
+            doc=record["doc"],
+            start=record["start"],
+            end=record["end"],
+            section=record["section"],
+            paragraph=record["paragraph"],
+            line=record["line"],
+            sentences=tuple((s, e) for s, e in record["sentences"]),
+            page=record.get("page"),
+        )
 
 
 def split_document(document: Document, config: SplitConfig | None = None) -> list[Passage]:

@@ -254,20 +254,7 @@ def _load_folder(folder: Path, manifest: Manifest, rebuilt: bool) -> StoredIndex
 
 
 def _read_passages(path: Path) -> list[Passage]:
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    return [
-        Passage(
-            doc=r["doc"],
-            start=r["start"],
-            end=r["end"],
-            section=r["section"],
-            paragraph=r["paragraph"],
-            line=r["line"],
-            sentences=tuple((s, e) for s, e in r["sentences"]),
-            page=r.get("page"),
-        )
-        for r in rows
-    ]
+    return [Passage.from_json(r) for r in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def _reusable(home: Path, embedder: Embedder, cfg: IndexConfig) -> dict[str, EmbeddedDocument]:

@@ -19,7 +19,7 @@ import threading
 import unicodedata
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from .corpus import SUFFIXES, Corpus, Document, read_document
 from .embed import Embedder
 from .engine import Engine
 from .errors import DocumentError, QAError
+from .extracted import Extracted
 from .index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
 from .passages import Passage
 
@@ -37,7 +38,6 @@ MAX_ENGINES = 8  # session indexes kept in memory; older ones are rebuilt from t
 MAX_CACHED_DOCUMENTS = 64  # embedded documents kept in memory
 NAME_CHARS = 120
 PASTED = "Pasted text"
-Report = Callable[[str], None]
 
 
 class WorkspaceError(QAError):
@@ -118,9 +118,7 @@ class Library:
         folder = self.folder / document.sha256
         staging = folder.with_name(f"{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
         record = {
-            "text": document.text,
-            "pages": [list(p) for p in document.pages],
-            "headings": [list(h) for h in document.headings],
+            **Extracted(document.text, document.pages, document.headings).to_json(),
             "passages": [dataclasses.asdict(p) for p in embedded.passages],
         }
         try:
@@ -138,21 +136,14 @@ class Library:
         folder = self.folder / sha256
         try:
             record = json.loads((folder / "document.json").read_text(encoding="utf-8"))
-            passages = tuple(
-                Passage(**{**p, "sentences": tuple(tuple(s) for s in p["sentences"])}) for p in record["passages"]
-            )
+            stored = Extracted.from_json(record)
+            passages = tuple(Passage.from_json(p) for p in record["passages"])
             passage_vectors = np.load(folder / "passages.npy", allow_pickle=False)
             sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        document = Document(
-            name=passages[0].doc if passages else "",
-            path=folder,
-            text=str(record["text"]),
-            sha256=sha256,
-            pages=tuple((int(s), int(e)) for s, e in record["pages"]),
-            headings=tuple((int(s), int(e), int(level)) for s, e, level in record["headings"]),
-        )
+        name = passages[0].doc if passages else ""
+        document = Document(name, folder, stored.text, sha256, stored.pages, stored.headings)
         n_sentences = sum(len(p.sentences) for p in passages)
         if len(passage_vectors) != len(passages) or len(sentence_vectors) != n_sentences:
             return None
@@ -238,25 +229,25 @@ class Workspaces:
     def add_text(self, sources: Sequence[Source], text: str) -> tuple[Source, ...]:
         """``sources`` with pasted text added as a document of its own."""
         taken = [s.name for s in sources]
-        name = safe_name(PASTED, taken) if PASTED in taken else PASTED
+        name = safe_name(PASTED, taken)
         self._check_room(sources, name)
         if not text.strip():
             raise WorkspaceError("the pasted text is empty; paste some text first")
         try:
-            text.encode("utf-8")
+            data = text.encode("utf-8")
         except UnicodeEncodeError:
             raise WorkspaceError(
                 "the pasted text holds characters that are not valid Unicode (broken surrogate pairs); "
                 "copy it again from its source"
             ) from None
-        data = text.encode("utf-8")
         if len(data) > settings.max_document_bytes():
             raise WorkspaceError(f"{name}: the text is over the size limit of one document ({settings.MAX_DOC_MB_ENV})")
         document = Document(name, Path(name), text, hashlib.sha256(data).hexdigest())
         return self._with(sources, document)
 
     def remove(self, sources: Sequence[Source], names: Sequence[str]) -> tuple[Source, ...]:
-        return tuple(s for s in sources if s.name not in set(names))
+        gone = set(names)
+        return tuple(s for s in sources if s.name not in gone)
 
     def _check_room(self, sources: Sequence[Source], name: str) -> None:
         limit = settings.max_documents()
