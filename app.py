@@ -114,7 +114,8 @@ class Handlers:
         problems: list[str] = []
         for done, path in enumerate(paths):
             name = path.name
-            yield self._documents(session, web.reading_html(name, done + 1, len(paths)))
+            # While files are read, the list grows; the header waits for the last (it needs their index).
+            yield self._documents(session, web.reading_html(name, done + 1, len(paths)), header=False)
             try:
                 session = Session(self.workspaces.add_file(session.sources, path, name), session.conversation)
             except QAError as exc:
@@ -142,12 +143,12 @@ class Handlers:
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def _documents(self, session: Session, status: str) -> Documents:
+    def _documents(self, session: Session, status: str, header: bool = True) -> Documents:
         names = [s.name for s in session.sources]
-        engine = self._engine(session)
-        header = web.describe(engine.documents, engine.titles(), len(engine.passages)) if engine else ""
+        engine = self._engine(session) if header else None
+        described = web.describe(engine.documents, engine.titles(), len(engine.passages)) if engine else ""
         choices = gr.update(choices=names, value=[])
-        return session, web.documents_html(session.listing()), status, choices, header
+        return session, web.documents_html(session.listing()), status, choices, described if header else gr.skip()
 
     def _engine(self, session: Session) -> Engine | None:
         """The engine over the session's documents (built when first asked); its failure, said plainly."""
