@@ -20,25 +20,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from benchmarks import common
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
-
-
-def median_of(repeats: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+from benchmarks.common import ARTICLE, median_of
 
 
 def build(corpus: Any, files: Sequence[Path], embedder: Any) -> None:

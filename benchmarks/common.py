@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench"  # ../shared/bench beside the project, as the Makefile has it
+ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
+
+
+def timed(run: Callable[[], object]) -> float:
+    """Seconds ``run()`` takes."""
+    began = time.perf_counter()
+    run()
+    return time.perf_counter() - began
+
+
+def median_of(repeats: int, run: Callable[[], object]) -> float:
+    """The median of ``repeats`` timings of ``run()``, in seconds."""
+    return statistics.median(timed(run) for _ in range(repeats))
 
 
 def parser(module: str, doc: str | None, repeats: int | None = None) -> argparse.ArgumentParser:

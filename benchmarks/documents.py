@@ -25,7 +25,6 @@ import re
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -153,14 +152,16 @@ def _first_answer(files: Sequence[Path], base: Engine, root: Path) -> float:
 
     os.environ[settings.INDEX_DIR_ENV] = str(root)
     spaces = Workspaces(base)
-    began = time.perf_counter()
-    sources: tuple[Source, ...] = ()
-    for path in files:
-        sources = spaces.add_file(sources, path, path.name)
-    engine = spaces.engine(sources)
-    assert engine is not None
-    engine.ask("What is the subject of this document?", 5)
-    return time.perf_counter() - began
+
+    def add_and_ask() -> None:
+        sources: tuple[Source, ...] = ()
+        for path in files:
+            sources = spaces.add_file(sources, path, path.name)
+        engine = spaces.engine(sources)
+        assert engine is not None
+        engine.ask("What is the subject of this document?", 5)
+
+    return common.timed(add_and_ask)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -32,16 +32,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
-SHARED = ROOT.parent / "shared" / "bench"
+from benchmarks.common import ARTICLE, ROOT, timed
+from benchmarks.common import BENCH as SHARED
+
 QUESTION_FILES = (
     SHARED / "article-dev.questions.jsonl",
     ROOT / "benchmarks" / "data" / "article-heldout.questions.jsonl",
@@ -61,12 +61,6 @@ def ms(seconds: float) -> str:
 def percentiles(samples: Sequence[float]) -> tuple[float, float, float]:
     values = np.asarray(samples)
     return float(np.percentile(values, 50)), float(np.percentile(values, 95)), float(np.percentile(values, 99))
-
-
-def timed(fn: Callable[[], object]) -> float:
-    began = time.perf_counter()
-    fn()
-    return time.perf_counter() - began
 
 
 def machine() -> str:
