@@ -90,15 +90,23 @@ def _chrome(pages: list[list[Line]]) -> set[str]:
         return set()
     counts: Counter[str] = Counter()
     for page in pages:
-        by_height = sorted(page, key=lambda line: line.top)
-        counts.update({_normal(line.text) for line in by_height[:EDGE_LINES] + by_height[-EDGE_LINES:]})
+        counts.update({_normal(line.text) for line in _edges(page)})
     return {text for text, n in counts.items() if n >= max(2, CHROME_SHARE * len(pages)) and len(text) < 160}
 
 
-def _is_chrome(line: Line, page: list[Line], chrome: set[str]) -> bool:
-    by_height = sorted(page, key=lambda other: other.top)
-    edge = line in by_height[:EDGE_LINES] or line in by_height[-EDGE_LINES:]
-    return edge and (_normal(line.text) in chrome or bool(_PAGE_NUMBER.match(line.text)))
+def _edges(page: list[Line]) -> list[Line]:
+    """The top and bottom ``EDGE_LINES`` lines of a page, where headers and footers stand."""
+    by_height = sorted(page, key=lambda line: line.top)
+    return by_height[:EDGE_LINES] + by_height[-EDGE_LINES:]
+
+
+def _without_chrome(page: list[Line], chrome: set[str]) -> list[Line]:
+    edges = {id(line) for line in _edges(page)}
+    return [
+        line
+        for line in page
+        if id(line) not in edges or not (_normal(line.text) in chrome or _PAGE_NUMBER.match(line.text))
+    ]
 
 
 def _normal(text: str) -> str:
@@ -107,7 +115,7 @@ def _normal(text: str) -> str:
 
 def _build(pages: list[list[Line]]) -> Extracted:
     chrome = _chrome(pages)
-    kept = [[ln for ln in page if not _is_chrome(ln, page, chrome)] for page in pages]
+    kept = [_without_chrome(page, chrome) for page in pages]
     body_sizes = [ln.size for page in kept for ln in page]
     body = statistics.median(body_sizes) if body_sizes else 0.0
     heading_sizes = sorted({round(s, 1) for s in body_sizes if s >= HEADING_SIZE * body}, reverse=True)
