@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench"  # ../shared/bench beside the project, as the Makefile has it
 ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
+DATA = ROOT / "benchmarks" / "data"  # the questions written for this project
 
 
 def timed(run: Callable[[], object]) -> float:

@@ -22,7 +22,6 @@ equal-width bins of confidence, each weighted by its share of the rows.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -32,13 +31,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from benchmarks import common
+from benchmarks.common import DATA, ROOT
 from qa.answerability import DIRECTION, FEATURES, MODEL_FILE, AnswerabilityModel
 from qa.embedders import make_embedder
 from qa.engine import Engine
 from qa.evaluate import Question, first_hit_rank, read_questions
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data"
 ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
 FIT_SQUAD = ("Force", "Harvard_University", "Normans")
 MAX_WRONG = {"article": 0.03, "squad": 0.05}
@@ -209,8 +208,7 @@ def report(rows: Sequence[Row], threshold: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_answerability", description=__doc__.split("\n")[0])
-    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
+    parser = common.parser("fit_answerability", __doc__)
     parser.add_argument("--write", action="store_true", help=f"save the fitted model to {MODEL_FILE}")
     parser.add_argument("--plot", type=Path, default=None, help="draw the reliability diagram to this PNG")
     args = parser.parse_args(argv)

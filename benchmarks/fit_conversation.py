@@ -20,7 +20,6 @@ of turn on both halves, with the parameters in the library (as shipped) and as f
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from benchmarks import common
+from benchmarks.common import DATA, ROOT
 from qa.conversation import follow_up
 from qa.embed import Embedder
 from qa.embedders import make_embedder
@@ -37,8 +38,6 @@ from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_question
 from qa.rank import FollowUpWeights, RankWeights
 from qa.search import Candidates
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data"
 FEATURES = ("dense", "sentence", "lexical", "coverage")
 MAX_WRONG = 0.06
 
@@ -159,8 +158,7 @@ def report(engines: dict[Path, Engine], rows: Sequence[tuple[Path, list[Question
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_conversation", description=__doc__.split("\n")[0])
-    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
+    parser = common.parser("fit_conversation", __doc__)
     args = parser.parse_args(argv)
     embedder: Embedder = make_embedder()
     fit_half, report_half = halves(args.bench)

@@ -15,7 +15,6 @@ It prints the weights and the threshold as ``qa/rank.py`` holds them.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from collections.abc import Sequence
@@ -25,12 +24,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from benchmarks import common
+from benchmarks.common import ARTICLE, DATA
 from qa.embedders import make_embedder
 from qa.engine import Engine
 from qa.evaluate import read_questions
 from qa.rank import RankWeights
 
-ROOT = Path(__file__).resolve().parent.parent
 RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 
 
@@ -110,21 +110,20 @@ def show(label: str, table: dict[str, tuple[float, float, int]]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
+    parser = common.parser("fit_weights", __doc__)
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default $QA_INDEX_DIR)")
     args = parser.parse_args(argv)
     print(f"`python -m benchmarks.fit_weights {' '.join(sys.argv[1:])}`\n")
 
     embedder = make_embedder()
     current = RankWeights()
-    article = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
+    article = ARTICLE
     sets = [("article-dev", article, args.bench / "article-dev.questions.jsonl")]
     sets += [
         (f"squad:{p.stem}", p, p.with_suffix(".questions.jsonl"))
         for p in sorted((args.bench / "squad-dev").glob("*.txt"))
     ]
-    heldout = ("article-heldout", article, ROOT / "benchmarks" / "data" / "article-heldout.questions.jsonl")
+    heldout = ("article-heldout", article, DATA / "article-heldout.questions.jsonl")
 
     rows: list[Row] = []
     for group, doc, questions in [*sets, heldout]:

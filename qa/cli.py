@@ -311,7 +311,7 @@ def evaluate(
     """
     from . import embedders
     from .engine import check_k
-    from .evaluate import evaluate, mean_metrics, read_questions
+    from .evaluate import evaluate_groups, mean_metrics, read_questions
 
     rows: list[tuple[str, Metrics]] = []
     files: list[Metrics] = []
@@ -324,16 +324,13 @@ def evaluate(
                 embedder = embedders.make_embedder(model, notice=_notice)
             engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
             doc = "" if questions and all(q.doc for q in questions) else _target_document(engine, questions_file)
-            overall = evaluate(engine, questions, doc, k, fusion=fusion)
-            rows.append((questions_file.name, overall))
-            files.append(overall)
-            if any(q.history for q in questions):  # conversations: each kind of turn apart too
-                for kind, label in TURN_KINDS:
-                    group = [q for q in questions if q.turn == kind]
-                    if group:
-                        rows.append(
-                            (f"{questions_file.name} · {label}", evaluate(engine, group, doc, k, fusion=fusion))
-                        )
+            # Conversations: each kind of turn apart too.
+            kinds = [kind for kind, _ in TURN_KINDS] if any(q.history for q in questions) else []
+            measured = evaluate_groups(engine, questions, doc, k, fusion=fusion, groups=kinds)
+            rows.append((questions_file.name, measured[""]))
+            files.append(measured[""])
+            labels = dict(TURN_KINDS)
+            rows += [(f"{questions_file.name} · {labels[kind]}", m) for kind, m in measured.items() if kind]
     if len(files) > 1:
         rows.append((f"mean of {len(files)}", mean_metrics(files)))
     if as_json:

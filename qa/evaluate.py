@@ -91,11 +91,31 @@ def evaluate(
 
     A hit must be in the question's own ``doc`` when it names one, else in ``doc``.
     """
+    return evaluate_groups(answerer, questions, doc, k, fusion=fusion)[""]
+
+
+def evaluate_groups(
+    answerer: Answerer,
+    questions: Sequence[Question],
+    doc: str,
+    k: int = 5,
+    *,
+    fusion: str = "weighted",
+    groups: Sequence[str] = (),
+) -> dict[str, Metrics]:
+    """``evaluate`` of all the questions (key ``""``) and of each kind of turn in ``groups`` that has
+    any (``Question.turn``), every question answered once."""
     histories = [q.history for q in questions]
     answers = answerer.ask_many([q.q for q in questions], k, histories=histories, fusion=fusion) if questions else []
     texts = {d.name: d.text for d in answerer.documents}
     lengths = [p.end - p.start for p in answerer.passages]
-    return score(questions, answers, doc, texts, lengths)
+    out = {"": score(questions, answers, doc, texts, lengths)}
+    for kind in groups:
+        picked = [i for i, q in enumerate(questions) if q.turn == kind]
+        if picked:
+            chosen = [questions[i] for i in picked], [answers[i] for i in picked]
+            out[kind] = score(*chosen, doc, texts, lengths)
+    return out
 
 
 def read_questions(path: Path) -> list[Question]:
