@@ -6,6 +6,8 @@ a quote is cut around its highlight; ``qa.web`` builds the app's HTML from them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .passages import Passage
 from .results import Answer, Hit, ReadAs
 
@@ -18,6 +20,15 @@ STRONG = 0.6  # confidence from which the evidence is called strong
 def not_answered(documents: int = 1) -> str:
     """What a refusal says: plainly that the text does not say (one document: "the article")."""
     return NOT_ANSWERED if documents <= 1 else NOT_ANSWERED_MANY
+
+
+def refusal(names: Sequence[str], article: bool = False) -> str:
+    """A refusal naming what was searched: the bundled article, the one document, or how many."""
+    if article or not names:
+        return NOT_ANSWERED
+    if len(names) == 1:
+        return f"{names[0]} does not say."
+    return f"None of your {len(names)} documents says this."
 
 
 def evidence(answer: Answer) -> str:

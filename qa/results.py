@@ -87,6 +87,30 @@ class Answer:
     confidence: float = 0.0  # the calibrated probability that the top passage answers (answerability)
     evidence: tuple[float, ...] = ()  # the features that probability was computed from
 
+    @classmethod
+    def from_json(cls, record: dict[str, Any], truncated: bool = False) -> Answer:
+        """An answer from its ``to_json`` object (as saved in the browser): passages with the positions
+        and text it holds. ``KeyError``/``TypeError``/``ValueError`` when it is not of that shape."""
+        hits = []
+        for item in record["passages"]:
+            light = item["highlight"]
+            passage = Passage(
+                str(item["doc"]), int(item["start"]), int(item["end"]), item["section"], int(item["paragraph"]),
+                int(item["line"]), (), item["page"] if item["page"] is None else int(item["page"]),
+            )  # fmt: skip
+            highlight = Span(int(light["start"]), int(light["end"]), str(light["text"]))
+            if not passage.start <= highlight.start <= highlight.end <= passage.end:
+                raise ValueError("a highlight outside its passage")
+            hits.append(Hit(int(item["rank"]), float(item["score"]), passage, str(item["text"]), highlight))
+        context = record["context"]
+        read = None
+        if context is not None:
+            read = ReadAs(str(context["follows"]), int(context["turn"]), float(context["weight"]), context["read_as"])
+        return cls(
+            str(record["question"]), bool(record["answered"]), tuple(hits), truncated, read,
+            float(record["confidence"]),
+        )  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``qa ask --json`` and the app's ``/ask`` endpoint."""
         return {

@@ -20,6 +20,8 @@ MAX_DOC_MB_ENV = "QA_MAX_DOC_MB"
 EXTRACT_SECONDS_ENV = "QA_EXTRACT_SECONDS"
 EXTRACT_MEMORY_ENV = "QA_EXTRACT_MEMORY_MB"
 MAX_DOCS_ENV = "QA_MAX_DOCS"
+INDEX_SECONDS_ENV = "QA_INDEX_SECONDS"
+WORKERS_ENV = "QA_WORKERS"
 
 BACKENDS = ("onnx", "torch")
 PRECISIONS = ("fp32", "int8")
@@ -30,6 +32,7 @@ DEFAULT_MAX_DOC_MB = 20.0
 DEFAULT_EXTRACT_SECONDS = 60
 DEFAULT_EXTRACT_MEMORY_MB = 2048
 DEFAULT_MAX_DOCS = 20
+DEFAULT_INDEX_SECONDS = 600
 
 
 def _raw(name: str) -> str:
@@ -101,3 +104,13 @@ def extract_memory_mb() -> int:
 def max_documents() -> int:
     """Documents one browser session may hold (``QA_MAX_DOCS``, default 20)."""
     return _whole(MAX_DOCS_ENV, DEFAULT_MAX_DOCS)
+
+
+def index_seconds() -> int:
+    """Seconds one added document may take to read and embed in the app (``QA_INDEX_SECONDS``, default 600)."""
+    return _whole(INDEX_SECONDS_ENV, DEFAULT_INDEX_SECONDS)
+
+
+def workers() -> int:
+    """Threads that read and embed added documents (``QA_WORKERS``; default one per core)."""
+    return _whole(WORKERS_ENV, os.cpu_count() or 1)

@@ -9,6 +9,7 @@ is the one written here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from .corpus import Document
@@ -43,9 +44,10 @@ def _quote(hit: Hit) -> str:
     return body.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
 
 
-def answer_html(answer: Answer, documents: int = 1) -> str:
-    """The head of the assistant's reply: the short answer (or that the text does not say), how strong
-    the evidence is, and how a follow-up was read."""
+def answer_html(answer: Answer, documents: int = 1, *, refusal: str | None = None, left_out: Sequence[str] = ()) -> str:
+    """The head of the assistant's reply: the short answer (or that the text does not say: ``refusal``
+    when given), how strong the evidence is, how a follow-up was read, and the documents still being
+    read that it was answered without (``left_out``)."""
     parts = ['<div class="qa-answer">']
     if answer.truncated:
         parts.append(
@@ -57,7 +59,8 @@ def answer_html(answer: Answer, documents: int = 1) -> str:
         top = answer.hits[0].highlight.text
         parts.append(f'<p class="qa-short"><span class="qa-label">Answer</span> {escape(top)}</p>')
     else:
-        parts.append(f'<p class="qa-short qa-unanswered">{escape(not_answered(documents))}</p>')
+        said = refusal if refusal is not None else not_answered(documents)
+        parts.append(f'<p class="qa-short qa-unanswered">{escape(said)}</p>')
         parts.append(f'<p class="qa-closest">{escape(CLOSEST)}</p>')
     if answer.hits:
         label = evidence(answer)
@@ -67,6 +70,9 @@ def answer_html(answer: Answer, documents: int = 1) -> str:
     if answer.context is not None:
         words = read_as(answer.context, ("“", "”"))
         parts.append(f'<p class="qa-read-as">{escape(words[0].upper() + words[1:])}</p>')
+    if left_out:
+        names = ", ".join(left_out)
+        parts.append(f'<p class="qa-note qa-left-out">Answered without {escape(names)} (still being read).</p>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -129,32 +135,40 @@ def _marked(text: str, lo: int, hi: int, marks: list[tuple[int, str]]) -> str:
     return "".join(out)
 
 
-def documents_html(names: list[tuple[str, int, int, bool]]) -> str:
-    """The conversation's documents: (name, pages, passages, bundled) each, as a small table."""
-    if not names:
+def documents_html(names: list[tuple[str, int, int, bool]], reading: Sequence[tuple[str, str, float]] = ()) -> str:
+    """The conversation's documents: (name, pages, passages, bundled) each, as a small table, then those
+    being read: (name, state, fraction done) each."""
+    if not names and not reading:
         return '<p class="qa-note">No documents: add one to ask about it.</p>'
     rows = []
     for name, pages, passages, bundled in names:
         size = f"{pages} pages · {passages} passages" if pages else f"{passages} passages"
         tag = ' <span class="qa-tag">bundled</span>' if bundled else ""
         rows.append(f'<tr><td class="qa-docname">{escape(name)}{tag}</td><td class="qa-note">{size}</td></tr>')
+    for name, state, done in reading:
+        doing = f"reading and indexing… {done:.0%}" if state == "running" else "waiting to be read…"
+        rows.append(
+            f'<tr class="qa-reading"><td class="qa-docname">{escape(name)}</td><td class="qa-note">{doing}</td></tr>'
+        )
     return f'<table class="qa-docs">{"".join(rows)}</table>'
 
 
-def reading_html(name: str, number: int, count: int) -> str:
-    """The status line while a file is read and indexed."""
-    return f'<span class="qa-note">Reading and indexing {escape(name)} ({number} of {count})…</span>'
+def waiting_html(names: Sequence[str]) -> str:
+    """The chat's status while a question waits for documents being read."""
+    which = ", ".join(names)
+    return (
+        f'<div class="qa-waiting"><p class="qa-note">Reading {escape(which)} — your question will be answered '
+        "from it too.</p></div>"
+    )
 
 
-def added_html(added: int, problems: list[str]) -> str:
-    """The status line after adding: how many documents were added, and each one refused, with why."""
-    lines = [f"Added {added} document{'s' if added != 1 else ''}; ask away."] if added else []
-    lines += [f'<span class="qa-problem">Not added: {escape(problem)}</span>' for problem in problems]
-    return "<br>".join(lines)
-
-
-def removed_html(names: list[str]) -> str:
-    return f"Removed {escape(', '.join(names))}." if names else "Choose documents to remove first."
+def status_html(lines: Sequence[str]) -> str:
+    """The latest status lines under the documents (refusals marked as problems)."""
+    shown = []
+    for line in lines:
+        problem = line.startswith("Not added:")
+        shown.append(f'<span class="qa-problem">{escape(line)}</span>' if problem else escape(line))
+    return "<br>".join(shown)
 
 
 def describe(documents: tuple[Document, ...], titles: dict[str, str], passages: int) -> str:

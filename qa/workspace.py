@@ -27,7 +27,7 @@ import numpy as np
 
 from . import settings
 from .corpus import SUFFIXES, Corpus, Document, read_document
-from .embed import Embedder
+from .embed import Embedder, Progress
 from .engine import Engine
 from .errors import DocumentError, QAError
 from .extracted import Extracted
@@ -92,12 +92,12 @@ class Library:
             while len(self._memory) > MAX_CACHED_DOCUMENTS:
                 self._memory.popitem(last=False)
 
-    def add(self, document: Document) -> EmbeddedDocument:
+    def add(self, document: Document, progress: Progress | None = None) -> EmbeddedDocument:
         """Embed ``document`` unless it was embedded before (by anyone); save it to the disk cache."""
         found = self.get(document.sha256)
         if found is not None:
             return found[1]
-        embedded = embed_documents([document], self.embedder, self.config.split)[document.name]
+        embedded = embed_documents([document], self.embedder, self.config.split, progress)[document.name]
         self._save(document, embedded)
         self.keep(document, embedded)
         return embedded
@@ -214,23 +214,40 @@ class Workspaces:
 
     def add_file(self, sources: Sequence[Source], path: Path, original_name: str) -> tuple[Source, ...]:
         """``sources`` with the uploaded file at ``path`` added (``WorkspaceError`` naming it if refused)."""
-        name = safe_name(original_name, [s.name for s in sources])
-        self._check_room(sources, name)
+        name = self.reserve(sources, original_name)
+        return (*sources, self.embed(self.read_file(path, name)))
+
+    def add_text(self, sources: Sequence[Source], text: str) -> tuple[Source, ...]:
+        """``sources`` with pasted text added as a document of its own."""
+        name = self.reserve(sources, PASTED)
+        return (*sources, self.embed(self.read_text(text, name)))
+
+    def reserve(self, sources: Sequence[Source], original_name: str, taken: Sequence[str] = ()) -> str:
+        """The name a new document gets beside ``sources`` (and names ``taken`` by documents being read),
+        if there is room for one more; else ``WorkspaceError``."""
+        names = [*(s.name for s in sources), *taken]
+        name = safe_name(original_name, names)
+        limit = settings.max_documents()
+        if len(names) >= limit:
+            raise WorkspaceError(
+                f"{name}: this conversation already holds {limit} documents, the most it may "
+                f"({settings.MAX_DOCS_ENV}); remove one first"
+            )
+        return name
+
+    def read_file(self, path: Path, name: str) -> Document:
+        """The uploaded file at ``path`` read as the document ``name`` (``WorkspaceError`` if refused)."""
         suffix = Path(name).suffix.lower()
         if suffix not in SUFFIXES:
             kinds = ", ".join(SUFFIXES)
             raise WorkspaceError(f"{name}: {suffix or 'files without a type'} cannot be read; add {kinds} files")
         try:
-            document = read_document(path, name)
+            return read_document(path, name)
         except DocumentError as exc:
             raise WorkspaceError(f"{name} {exc.reason}") from None
-        return self._with(sources, document)
 
-    def add_text(self, sources: Sequence[Source], text: str) -> tuple[Source, ...]:
-        """``sources`` with pasted text added as a document of its own."""
-        taken = [s.name for s in sources]
-        name = safe_name(PASTED, taken)
-        self._check_room(sources, name)
+    def read_text(self, text: str, name: str) -> Document:
+        """Pasted ``text`` as the document ``name`` (``WorkspaceError`` if empty, broken or too large)."""
         if not text.strip():
             raise WorkspaceError("the pasted text is empty; paste some text first")
         try:
@@ -242,22 +259,21 @@ class Workspaces:
             ) from None
         if len(data) > settings.max_document_bytes():
             raise WorkspaceError(f"{name}: the text is over the size limit of one document ({settings.MAX_DOC_MB_ENV})")
-        document = Document(name, Path(name), text, hashlib.sha256(data).hexdigest())
-        return self._with(sources, document)
+        return Document(name, Path(name), text, hashlib.sha256(data).hexdigest())
+
+    def embed(self, document: Document, progress: Progress | None = None) -> Source:
+        """``document`` embedded into the library (unless it was before), as a session's ``Source``."""
+        embedded = self.library.add(document, progress)
+        return Source(document.name, document.sha256, len(document.pages), len(embedded.passages))
+
+    def source(self, name: str, sha256: str, bundled: bool = False) -> Source | None:
+        """The library's document ``sha256`` as a source named ``name``; None when it is not kept."""
+        found = self.library.get(sha256)
+        if found is None:
+            return None
+        document, embedded = found
+        return Source(name, sha256, len(document.pages), len(embedded.passages), bundled)
 
     def remove(self, sources: Sequence[Source], names: Sequence[str]) -> tuple[Source, ...]:
         gone = set(names)
         return tuple(s for s in sources if s.name not in gone)
-
-    def _check_room(self, sources: Sequence[Source], name: str) -> None:
-        limit = settings.max_documents()
-        if len(sources) >= limit:
-            raise WorkspaceError(
-                f"{name}: this conversation already holds {limit} documents, the most it may "
-                f"({settings.MAX_DOCS_ENV}); remove one first"
-            )
-
-    def _with(self, sources: Sequence[Source], document: Document) -> tuple[Source, ...]:
-        embedded = self.library.add(document)
-        source = Source(document.name, document.sha256, len(document.pages), len(embedded.passages))
-        return (*sources, source)

@@ -229,3 +229,16 @@ def driver_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env.update(extra)
     return env
+
+
+def markdown_quotes(markdown: str) -> list[str]:
+    """The quoted passages of a Markdown export as written there (each line behind "> ")."""
+    found: list[str] = []
+    current: list[str] | None = None
+    for line in markdown.split("\n"):
+        if line == ">" or line.startswith("> "):
+            current = [*(current or []), line[2:]]
+        elif current is not None:
+            found.append("\n".join(current))
+            current = None
+    return found

@@ -6,7 +6,7 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
-from qa.chat import Conversation
+from qa.chat import Conversation, Turn
 from qa.corpus import Document
 from qa.engine import Engine
 from qa.passages import Passage
@@ -107,10 +107,10 @@ def test_large_documents_show_a_window_around_the_passage() -> None:
 
 
 def test_a_conversation_finds_the_passage_each_chat_message_quotes(fake_engine: Engine) -> None:
-    chat = Conversation()
     first = fake_engine.ask("Who launched Qijing?", k=3)
     second = fake_engine.ask("What powertrains will the Zhijie X9 offer?", k=2)
-    messages = chat.add(second, chat.add(first, []))
+    chat = Conversation([Turn(first), Turn(second)])
+    messages = chat.messages()
     # question, head, 3 quotes; question, head, 2 quotes
     assert [m["role"] for m in messages] == [
         "user",

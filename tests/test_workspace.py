@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app import Handlers
 from qa import workspace
-from qa.chat import Session
 from qa.engine import Engine
 from qa.workspace import WorkspaceError, Workspaces, safe_name
 from tests.documents import page_html, word_file
@@ -137,27 +135,34 @@ def test_pasted_text_is_a_document_of_its_own(workspaces: Workspaces) -> None:
 
 
 def test_the_page_adds_lists_and_removes_documents(fake_engine: Engine, tmp_path: Path) -> None:
-    """The handlers as the page calls them: progress first, then the list with the new document."""
-    handlers = Handlers(Workspaces(fake_engine))
+    """Through the page's wiring: chosen files listed while read, then added (or refused, with why)."""
+    from tests.test_app import Page
+
+    page = Page(fake_engine)
     html = tmp_path / "up" / "rivers.html"
     html.parent.mkdir()
     html.write_text(page_html("Rivers", ["The Amazon carries more water than any other river."]))
     word = word_file(tmp_path / "up" / "lakes.docx", "Lakes", [("Big ones", ["Lake Baikal is the deepest lake."])])
     bad = tmp_path / "up" / "sheet.xlsx"
     bad.write_bytes(b"PK")
-    steps = list(handlers.add_files([str(html), str(word), str(bad)], None))
-    assert "Reading and indexing rivers.html (1 of 3)" in steps[0][2]
-    session, listing, status, _, header = steps[-1]
-    assert isinstance(session, Session) and [s.name for s in session.sources][-2:] == ["rivers.html", "lakes.docx"]
-    assert "rivers.html" in listing and "lakes.docx" in listing and "Added 2 documents" in status
-    assert "Not added: sheet.xlsx: .xlsx cannot be read" in status and "3 documents" in header
-    history, _, source, session = handlers.respond("Which lake is the deepest?", 2, [], session)
-    assert "lakes.docx" in history[2]["content"] and "Baikal" in source
-    session, listing, status, _, _ = handlers.remove(["lakes.docx"], session)
-    assert "lakes.docx" not in listing and "Removed lakes.docx." in status
-    # The other session's page and the API know nothing of it.
-    assert "lakes.docx" not in handlers.first_source(None)
-    assert all(p["doc"] != "lakes.docx" for p in handlers.api_ask("Which lake is the deepest?", 40)["passages"])
+    tab = page.open()
+    tab.upload("qa-add", html, word, bad)
+    assert "rivers.html" in tab.value("qa-doc-list") and "lakes.docx" in tab.value("qa-doc-list")
+    page.settle(tab)
+    session = page.session(tab)
+    assert [s.name for s in session.sources][-2:] == ["rivers.html", "lakes.docx"]
+    listing, status = tab.value("qa-doc-list"), tab.value("qa-doc-status")
+    assert "Added rivers.html" in status and "Added lakes.docx" in status and "sheet.xlsx" not in listing
+    assert "Not added: sheet.xlsx: .xlsx cannot be read" in status and "3 documents" in tab.value("qa-what")
+    tab.fire("qa-question", "submit", "Which lake is the deepest?", 2)
+    assert "lakes.docx" in str(tab.value("qa-chat")[2]) and "Baikal" in tab.value("qa-source")
+    tab.fire("qa-remove-button", "click", ["lakes.docx"])
+    assert "lakes.docx" not in tab.value("qa-doc-list") and "Removed lakes.docx." in tab.value("qa-doc-status")
+    # Another session's page and the API know nothing of it.
+    other = page.open()
+    assert "lakes.docx" not in other.value("qa-doc-list") and "lakes.docx" not in other.value("qa-source")
+    api = page.handlers.api_ask("Which lake is the deepest?", 40)["passages"]
+    assert all(p["doc"] != "lakes.docx" for p in api)
 
 
 def test_the_same_name_added_again_is_kept_under_a_new_name(workspaces: Workspaces, tmp_path: Path) -> None:
