@@ -144,7 +144,9 @@ class Handlers:
         engine = self._engine(session)
         hits = turn.answer.hits
         source = self._source(engine, hits[0]) if engine and hits else SKIP
-        view = View(chat=session.conversation.messages(), question="", source=source, **self._kept(session))
+        view = dataclasses.replace(
+            self._documents(session), chat=session.conversation.messages(), question="", source=source
+        )  # the documents too: those it waited for are listed as ready at once
         yield dataclasses.replace(view, skip_wait=gr.update(visible=False)) if waited else view
 
     def skip_wait(self, request: gr.Request) -> View:
@@ -417,7 +419,7 @@ def build(engine: Engine, handlers: Handlers | None = None) -> gr.Blocks:
             [question.submit, send.click],
             h.respond,
             [question, k],
-            ("chat", "question", "source", "skip_wait", *KEPT),
+            ("chat", "question", "source", "skip_wait", *DOCUMENTS),
             concurrency_limit=CHAT_CONCURRENCY,
         )
         answered.then(fn=None, js=web.JS_SHOW_ANSWER)

@@ -231,14 +231,19 @@ def driver_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def markdown_quotes(markdown: str) -> list[str]:
-    """The quoted passages of a Markdown export as written there (each line behind "> ")."""
-    found: list[str] = []
+def markdown_quotes(markdown: str) -> list[tuple[str, int, int, str]]:
+    """The quoted passages of a Markdown export as written there (each line behind "> "), each with the
+    document, start and end its position line names: (doc, start, end, quote)."""
+    found: list[tuple[str, int, int, str]] = []
     current: list[str] | None = None
+    where = ("", -1, -1)
     for line in markdown.split("\n"):
-        if line == ">" or line.startswith("> "):
+        named = re.match(r"\[\d+\] (.+?) · .*chars (\d+)–(\d+) · score", line)
+        if named:
+            where = (named.group(1), int(named.group(2)), int(named.group(3)))
+        elif line == ">" or line.startswith("> "):
             current = [*(current or []), line[2:]]
         elif current is not None:
-            found.append("\n".join(current))
+            found.append((*where, "\n".join(current)))
             current = None
     return found

@@ -279,7 +279,8 @@ def test_the_conversation_downloads_with_every_quote_verbatim(page: Page, fake_e
     markdown = Path(tab.value("qa-download-md")["path"]).read_text(encoding="utf-8")
     text = fake_engine.documents[0].text
     hits = [h for t in page.session(tab).conversation.turns for h in t.answer.hits]
-    assert markdown_quotes(markdown) == [text[h.passage.start : h.passage.end] for h in hits]
+    assert [q[3] for q in markdown_quotes(markdown)] == [text[h.passage.start : h.passage.end] for h in hits]
+    assert all(quote == text[start:end] for _, start, end, quote in markdown_quotes(markdown))
     for hit in hits:
         assert f"chars {hit.passage.start}–{hit.passage.end}" in markdown
         assert f"Highlighted (chars {hit.highlight.start}–{hit.highlight.end})" in markdown

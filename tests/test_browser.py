@@ -223,12 +223,10 @@ def test_a_pdf_added_in_the_page_is_answered_with_its_page_and_no_one_else_sees_
 ) -> None:
     mine = Page(browser, server)
     mine.page.set_input_files("#qa-add input[type=file]", str(normans_pdf))
-    mine.page.wait_for_function(
-        "(document.querySelector('#qa-doc-status') || {innerText: ''}).innerText.includes('Added 1')", timeout=120_000
-    )
-    assert "normans.pdf" in mine.page.locator("#qa-doc-list").inner_text()
-    assert "pages" in mine.page.locator("#qa-doc-list").inner_text()
+    mine.page.locator("#qa-doc-list", has_text="normans.pdf").wait_for(timeout=30_000)
+    # Asked at once, while the PDF is read: the question waits for it, and says so.
     mine.ask("Who was the leader of the Norse raiders who settled in Normandy?")
+    assert "pages" in mine.page.locator("#qa-doc-list").inner_text()
     first = mine.page.locator("#qa-chat .qa-quote").first
     badge = first.locator(".qa-cite").inner_text()
     assert badge.startswith("[1] normans.pdf · p. 1 · "), badge
@@ -250,3 +248,77 @@ def test_a_pdf_added_in_the_page_is_answered_with_its_page_and_no_one_else_sees_
     assert mine.outside_requests() == [] and other.outside_requests() == []
     context.close()
     mine.page.close()
+
+
+LAKES = (
+    "Lakes of the world\n\nLake Baikal in Siberia is the deepest lake on Earth, at 1,642 metres. "
+    "It holds about a fifth of the unfrozen fresh water on the surface of the planet.\n\n"
+    "Lake Titicaca lies on the border of Peru and Bolivia. It is the largest lake in South America by volume.\n"
+)
+
+
+def test_pasted_text_is_answered_kept_over_a_reload_and_downloaded_verbatim(
+    browser: Any, server: str, tmp_path: Path
+) -> None:
+    from tests.helpers import markdown_quotes
+
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    mine = Page(context, server)
+    mine.page.fill("#qa-paste textarea", LAKES)
+    mine.page.click("#qa-add-text")
+    mine.page.locator("#qa-doc-list", has_text="Pasted text").wait_for(timeout=30_000)
+    mine.ask("Which lake is the deepest?")
+    first = mine.page.locator("#qa-chat .qa-quote").first
+    assert first.locator(".qa-cite").inner_text().startswith("[1] Pasted text · ")
+    assert "Baikal" in first.locator("mark.qa-hl").inner_text()
+    mine.ask("How much fresh water does it hold?")
+    mine.page.locator("#qa-doc-status", has_text="Added Pasted text").wait_for(timeout=30_000)
+
+    mine.page.reload()
+    mine.page.locator("#qa-doc-list", has_text="Pasted text").wait_for(timeout=30_000)
+    mine.page.locator("#qa-chat .qa-question", has_text="Which lake is the deepest?").wait_for(timeout=30_000)
+    assert mine.page.locator("#qa-chat .qa-answer").count() == 2
+    mine.ask("And where does Lake Titicaca lie?")
+    last = mine.page.locator("#qa-chat .qa-answer").last
+    assert "Peru and Bolivia" in last.locator(".qa-short").inner_text()
+    mine.shot("reloaded")
+
+    with mine.page.expect_download() as download:
+        mine.page.click("#qa-download-md")
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    quotes = markdown_quotes(markdown)
+    assert len(quotes) == mine.page.locator("#qa-chat .qa-quote").count() and quotes
+    texts = {"Pasted text": LAKES, ARTICLE.name: ARTICLE.read_text(encoding="utf-8")}
+    for doc, start, end, quote in quotes:
+        assert quote == texts[doc][start:end], f"a downloaded quote of {doc} is not document[{start}:{end}]"
+    assert any(doc == "Pasted text" for doc, *_ in quotes)
+
+    stranger = browser.new_context(viewport=VIEWPORT)  # another browser: nothing of mine
+    other = Page(stranger, server)
+    other.page.wait_for_timeout(1000)
+    assert "Pasted text" not in other.page.locator("#qa-doc-list").inner_text()
+    assert other.page.locator("#qa-chat .qa-question").count() == 0
+    stranger.close()
+    context.close()
+
+
+def test_a_removal_made_while_a_file_is_read_stays_removed(
+    browser: Any, server: str, normans_pdf: Path, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    mine = Page(context, server)
+    copy = tmp_path / "normans-copy.pdf"  # a file no one added yet: it is read, not found in the library
+    copy.write_bytes(normans_pdf.read_bytes() + b"\n% another copy\n")
+    mine.page.set_input_files("#qa-add input[type=file]", str(copy))
+    mine.page.locator("#qa-doc-list", has_text="normans-copy.pdf").wait_for(timeout=30_000)
+    mine.page.click("#qa-remove input")
+    mine.page.keyboard.type("harmonyos")
+    mine.page.keyboard.press("Enter")
+    mine.page.click("#qa-remove-button")
+    mine.page.locator("#qa-doc-status", has_text="Added normans-copy.pdf").wait_for(timeout=120_000)
+    mine.page.wait_for_timeout(1500)  # a tick later: nothing comes back
+    listing = mine.page.locator("#qa-doc-list").inner_text()
+    assert "normans-copy.pdf" in listing and "harmonyos" not in listing
+    mine.ask("Who was the leader of the Norse raiders who settled in Normandy?")
+    assert "harmonyos" not in mine.page.locator("#qa-chat").inner_text()
+    context.close()
