@@ -32,10 +32,10 @@ from starlette.middleware import Middleware
 from qa import export, settings, web
 from qa.chat import Session
 from qa.embedders import make_embedder
-from qa.engine import DEFAULT_K, Engine
+from qa.engine import DEFAULT_K, Engine, check_k, check_question
 from qa.errors import QAError, QuestionError
 from qa.results import Answer, Hit
-from qa.server import BodyLimit, CoalescingEmbedder, Gate, OptionalInputs
+from qa.server import ApiGuard, BodyLimit, CoalescingEmbedder, Gate, UploadQuota
 from qa.sessions import Sessions
 from qa.workspace import Workspaces
 
@@ -49,10 +49,15 @@ MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413 (uploads
 MAX_HISTORY = 20  # earlier questions passed on to the engine (it reads the latest few)
 UPLOAD_PATH = "/gradio_api/upload"
 ASK_PATHS = ("/gradio_api/run/ask", "/gradio_api/call/ask")
+UPLOAD_FILES_PER_WINDOW = 4  # a client may upload this many documents at the size limit every 10 minutes
 UPLOADS_KEPT = (3600, 86_400)  # every hour, delete uploaded files older than a day
 TICK_SECONDS = 1.0  # how often the page looks for documents that finished reading
 STORAGE_KEY = "qa-session"  # the browser's local storage key of the saved session
-EXPORTS = Path(tempfile.gettempdir()) / "qa-exports"  # conversations to download, a folder per session
+EXPORTS = Path(tempfile.gettempdir()) / "qa-exports"
+# Where Gradio keeps uploaded files: each is deleted once read (its text is kept by content hash).
+UPLOADS = Path(
+    os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"
+)  # conversations to download, a folder per session
 Message = dict[str, Any]
 
 
@@ -92,7 +97,7 @@ class Handlers:
     def __init__(self, workspaces: Workspaces, gate: Gate | None = None, sessions: Sessions | None = None) -> None:
         self.workspaces = workspaces
         self.gate = gate or Gate(ACTIVE, WAITING)
-        self.sessions = sessions or Sessions(workspaces)
+        self.sessions = sessions or Sessions(workspaces, uploads=UPLOADS)
 
     @property
     def engine(self) -> Engine:
@@ -286,6 +291,24 @@ class Handlers:
             return engine.ask(question, k, history=history[-MAX_HISTORY:])
 
 
+def check_ask(data: list[Any]) -> str | None:
+    """What is wrong with the inputs of a call to ``/ask`` over HTTP (``[question, k, history]``), or None."""
+    if len(data) > 3:
+        return f"/ask takes [question, k, history], not {len(data)} inputs"
+    question, k, history = data
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        return "history must be a list of the earlier questions (text), oldest first"
+    try:
+        for text in (question, *history):
+            check_question(text)
+            if len(text) > MAX_QUESTION_CHARS:
+                return f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
+        check_k(k)
+    except QuestionError as exc:
+        return str(exc)
+    return None
+
+
 def _folder(session_hash: str) -> str:
     """A session's export folder name: its hash, or a digest of it when it holds other characters."""
     return session_hash if session_hash.isalnum() else hashlib.sha256(session_hash.encode()).hexdigest()[:32]
@@ -458,8 +481,10 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
         app_kwargs={
             "middleware": [
                 Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={UPLOAD_PATH: uploads}),
-                # /ask called over HTTP as before history was added, with [question, k], still works.
-                Middleware(OptionalInputs, defaults={path: [None, DEFAULT_K, []] for path in ASK_PATHS}),
+                Middleware(UploadQuota, path=UPLOAD_PATH, budget=per_file * UPLOAD_FILES_PER_WINDOW),
+                # Hostile JSON gets a 4xx; /ask called over HTTP as before history was added, with
+                # [question, k], still works; its inputs are checked before the app reads them.
+                Middleware(ApiGuard, defaults={path: [None, DEFAULT_K, []] for path in ASK_PATHS}, check=check_ask),
             ]
         },
         **kwargs,

@@ -10,7 +10,9 @@ with HTTP 413 before they are read into memory.
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +21,8 @@ import numpy as np
 
 from .embed import Embedder, Progress
 from .errors import QAError
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -209,33 +213,58 @@ class _Job:
         self.wake = threading.Event()
 
 
-class OptionalInputs:
-    """ASGI middleware: a call to an API route that leaves out trailing inputs gets their defaults.
+class ApiGuard:
+    """ASGI middleware in front of the app's JSON routes: a hostile or malformed call gets a clear 4xx
+    and one log line, never a traceback or a reset connection.
 
-    Gradio requires every input of an endpoint over HTTP (its Python client fills in defaults, plain
-    HTTP callers cannot), so adding an optional input to an endpoint would break callers written
-    for the old one. ``defaults`` maps a route (``/gradio_api/run/ask``) to the full list of default
-    inputs; a JSON body whose ``data`` is shorter is completed from it before the app reads it.
+    - A JSON body under ``/gradio_api/`` that does not parse (nested too deeply, or not JSON at all) is
+      refused with 400.
+    - A call to an API route that leaves out trailing inputs gets their defaults (``defaults`` maps a
+      route such as ``/gradio_api/run/ask`` to the full list of its inputs' defaults): Gradio requires
+      every input over HTTP, so adding an optional input would otherwise break callers written for
+      the old endpoint.
+    - ``check(data)`` then says what is wrong with those inputs (a message), or None: a wrong call
+      gets 422 with that message before the app is reached.
     """
 
-    def __init__(self, app: ASGIApp, defaults: dict[str, list[Any]]) -> None:
+    def __init__(
+        self, app: ASGIApp, defaults: dict[str, list[Any]], check: Callable[[list[Any]], str | None] | None = None
+    ) -> None:
         self.app = app
         self.defaults = defaults
+        self.check = check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        defaults = self.defaults.get(str(scope.get("path", ""))) if scope["type"] == "http" else None
-        if defaults is None or scope.get("method") != "POST":
+        path = str(scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
+        json_body = b"json" in headers.get(b"content-type", b"")
+        if scope["type"] != "http" or scope.get("method") != "POST" or not path.startswith("/gradio_api/"):
             await self.app(scope, receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-        body = _complete(body, defaults)
-        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
-        scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
+        defaults = self.defaults.get(path)
+        if defaults is None and not json_body:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        try:
+            payload = json.loads(body) if body.strip() else None
+        except RecursionError:
+            await _refuse(send, 400, path, 'the JSON is nested too deeply; send a flat object like {"data": [...]}')
+            return
+        except ValueError:
+            await _refuse(send, 400, path, 'the body is not JSON; send an object like {"data": [...]}')
+            return
+        if defaults is not None and isinstance(payload, dict):
+            data = payload.get("data")
+            if isinstance(data, list) and len(data) < len(defaults):
+                payload["data"] = data + defaults[len(data) :]
+                body = json.dumps(payload).encode()
+            problem = self.check(payload["data"]) if self.check and isinstance(payload.get("data"), list) else None
+            if problem is not None:
+                await _refuse(send, 422, path, problem)
+                return
+        scope = dict(scope, headers=[*((k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"),
+                                     (b"content-length", str(len(body)).encode())])  # fmt: skip
         sent = False
 
         async def replay() -> Message:
@@ -248,13 +277,65 @@ class OptionalInputs:
         await self.app(scope, replay, send)
 
 
-def _complete(body: bytes, defaults: list[Any]) -> bytes:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body  # not JSON: the app answers it as it would
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if isinstance(data, list) and len(data) < len(defaults):
-        payload["data"] = data + defaults[len(data) :]
-        return json.dumps(payload).encode()
-    return body
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return body
+
+
+async def _refuse(send: Send, status: int, path: str, why: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """Answer ``status`` with ``{"error": why}`` and log one line."""
+    log.warning("refused %s (%d): %s", path, status, why)
+    body = json.dumps({"error": why}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
+
+
+DRAIN_BYTES = 4_000_000  # a refused upload up to this size is read before it is answered
+
+
+class UploadQuota:
+    """ASGI middleware: each client (by address) may upload at most ``budget`` bytes in any ``window``
+    seconds to ``path``; beyond that, 429 with the time to wait (what a few documents at the size
+    limit need passes; a flood does not)."""
+
+    def __init__(self, app: ASGIApp, path: str, budget: int, window: float = 600.0) -> None:
+        self.app = app
+        self.path = path
+        self.budget = budget
+        self.window = window
+        self._spent: dict[str, list[tuple[float, int]]] = {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != self.path or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        client = str((scope.get("client") or ("?",))[0])
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        size = int(declared) if declared.isdigit() else self.budget  # a streamed body of unknown size: the most
+        now = time.monotonic()
+        with self._lock:
+            spent = [(t, n) for t, n in self._spent.get(client, []) if now - t < self.window]
+            used = sum(n for _, n in spent)
+            if used + size > self.budget and spent:
+                wait = int(self.window - (now - spent[0][0])) + 1
+                self._spent[client] = spent
+                refused = True
+            else:
+                self._spent[client] = [*spent, (now, size)]
+                refused = False
+        if refused:
+            if size <= DRAIN_BYTES:  # read a small body first, so that the client sees the answer, not a reset
+                await _read_body(receive)
+            mb = self.budget / 1_000_000
+            why = (
+                f"upload quota reached: at most {mb:.0f} MB every {self.window / 60:.0f} minutes; try again in {wait} s"
+            )
+            await _refuse(send, 429, self.path, why, [(b"retry-after", str(wait).encode())])
+            return
+        await self.app(scope, receive, send)

@@ -10,6 +10,7 @@ cancelled and stays removed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import OrderedDict
@@ -35,8 +36,17 @@ Ask = Callable[[Engine, str, int, list[str]], Answer]
 class Sessions:
     """Every page load's session, by Gradio's session hash; one shared library and pool of readers."""
 
-    def __init__(self, workspaces: Workspaces, jobs: Jobs | None = None, signer: Signer | None = None) -> None:
+    def __init__(
+        self,
+        workspaces: Workspaces,
+        jobs: Jobs | None = None,
+        signer: Signer | None = None,
+        uploads: Path | None = None,
+    ) -> None:
+        """``uploads``: the folder where the web server keeps uploaded files; a file there is deleted
+        once read (its text stays in the library, by content hash)."""
         self.workspaces = workspaces
+        self.uploads = uploads.resolve() if uploads else None
         self.jobs = jobs or Jobs(settings.workers())
         self.signer = signer or Signer(workspaces.library.folder.parent.parent)
         self._sessions: OrderedDict[str, Session] = OrderedDict()
@@ -88,7 +98,13 @@ class Sessions:
         return self._queue(session, "Pasted text", lambda name: self.workspaces.read_text(text, name))
 
     def _read_file(self, path: Path, name: str) -> Document:
-        return self.workspaces.read_file(path, name)
+        try:
+            return self.workspaces.read_file(path, name)
+        finally:
+            if self.uploads is not None and path.resolve().is_relative_to(self.uploads):
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()  # the folder the server made for this upload, if now empty
 
     def _queue(self, session: Session, original: str, read: Callable[[str], Document]) -> bool:
         with session.lock:

@@ -151,9 +151,9 @@ def test_a_call_leaving_out_optional_inputs_gets_their_defaults() -> None:
     """/ask over HTTP as callers wrote it before ``history`` existed: [question, k] still works."""
     import json as json_
 
-    from qa.server import OptionalInputs
+    from qa.server import ApiGuard
 
-    app = OptionalInputs(echo_app, {"/gradio_api/run/ask": [None, 5, []]})
+    app = ApiGuard(echo_app, {"/gradio_api/run/ask": [None, 5, []]})
 
     def post(path: str, data: list[Any], chunks: int = 1) -> dict[str, Any]:
         body = json_.dumps({"data": data, "session_hash": "s"}).encode()

@@ -193,3 +193,20 @@ def test_the_bundled_documents_keep_their_own_passages_whatever_order_the_index_
 def test_pasted_text_with_broken_characters_is_refused(workspaces: Workspaces) -> None:
     with pytest.raises(WorkspaceError, match="not valid Unicode"):
         workspaces.add_text(workspaces.bundled, "Lakes are calm \ud800 and deep.")
+
+
+def test_an_uploaded_copy_is_deleted_once_read_and_its_text_kept(fake_engine: Engine, tmp_path: Path) -> None:
+    from qa.sessions import Sessions
+
+    uploads = tmp_path / "gradio"
+    sessions = Sessions(Workspaces(fake_engine), uploads=uploads)
+    path = upload(uploads, "rivers.txt", RIVERS)
+    session = sessions.get("s")
+    sessions.add_files(session, [(path, "rivers.txt")])
+    assert all(job.wait(30) for job in list(session.pending))
+    assert [s.name for s in session.sources][-1] == "rivers.txt"
+    assert not path.exists() and not path.parent.exists()
+    outside = upload(tmp_path / "elsewhere", "lakes.txt", "Lakes title\nLake Baikal is deep.\n")
+    sessions.add_files(session, [(outside, "lakes.txt")])
+    assert all(job.wait(30) for job in list(session.pending))
+    assert outside.exists()  # only the server's own copies are deleted
