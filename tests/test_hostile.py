@@ -87,6 +87,7 @@ def test_uploads_beyond_the_quota_are_refused_with_429(served: str) -> None:
     assert statuses[:4] == [200] * 4  # a few documents at the size limit pass
     assert set(statuses[4:]) == {429}
     status, body = upload()
+    assert status == 429
     assert b"upload quota reached" in body and b"try again in" in body
 
 
