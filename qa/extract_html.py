@@ -7,22 +7,39 @@ trafilatura was chosen over readability-style extraction for its measured precis
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .extracted import Extracted, ExtractError, TextBuilder
 
 _BLOCKS = {"p", "item", "cell", "quote", "code", "head", "list", "table", "row"}
 NO_TEXT = "holds no readable text (only markup, scripts or navigation); save the page's text instead"
+MAX_DEPTH = 2000  # the HTML parser follows markup this deep (libxml2 stops at 2,048 even for huge trees)
+# Markup that only groups or styles text: taken out of a page nested deeper than the parser follows, so
+# that what it wraps can be read.
+_WRAPPERS = re.compile(
+    rb"</?(?:div|span|section|font|center|a|b|i|u|em|strong|small|big|sup|sub|label|form|fieldset)\b[^>]*>", re.I
+)
 
 
 def extract(data: bytes) -> Extracted:
-    """The main content of an HTML page; ``ExtractError`` when it holds nothing but markup."""
-    import trafilatura
-    from lxml import etree
+    """The main content of an HTML page; ``ExtractError`` when it holds nothing but markup.
 
-    xml = trafilatura.extract(
-        data,
-        output_format="xml",
+    Pages of any size are parsed (lxml's ``huge_tree``: text nodes over 10 MB are kept); a page nested
+    deeper than ``MAX_DEPTH`` is read with its grouping markup (``div``, ``span``, …) taken out.
+    """
+    import trafilatura
+
+    tree = _parse(data)
+    if _depth(tree) >= MAX_DEPTH:
+        tree = _parse(_WRAPPERS.sub(b" ", data))
+        if _depth(tree) >= MAX_DEPTH:
+            raise ExtractError(
+                f"nests its markup more than {MAX_DEPTH:,} levels deep, deeper than this reader follows; "
+                "save the page's text instead"
+            )
+    document = trafilatura.bare_extraction(
+        tree,
         include_comments=False,
         include_tables=True,
         include_images=False,
@@ -30,9 +47,9 @@ def extract(data: bytes) -> Extracted:
         include_formatting=False,
         favor_precision=True,
     )
-    if not xml:
+    root = getattr(document, "body", None)
+    if root is None or not "".join(root.itertext()).strip():
         raise ExtractError(NO_TEXT)
-    root = etree.fromstring(xml.encode("utf-8"))
     builder = TextBuilder()
     for element in root.iter():
         tag = element.tag if isinstance(element.tag, str) else ""
@@ -45,6 +62,27 @@ def extract(data: bytes) -> Extracted:
         return builder.build(paged=False)
     except ExtractError:
         raise ExtractError(NO_TEXT) from None
+
+
+def _parse(data: bytes) -> Any:
+    from lxml import etree, html
+
+    parser = html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+    try:
+        return html.document_fromstring(data, parser=parser)
+    except (etree.ParserError, ValueError):
+        raise ExtractError(NO_TEXT) from None
+
+
+def _depth(tree: Any) -> int:
+    """How deep the tree's elements nest (counted without recursion)."""
+    from lxml import etree
+
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _own_text(element: Any) -> str:

@@ -103,6 +103,20 @@ def test_html_keeps_the_article_and_leaves_out_its_chrome(tmp_path: Path) -> Non
     assert document.pages == ()
 
 
+def test_a_page_nested_200000_levels_deep_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "deep.html"
+    deep = "<div>" * 200_000 + "<p>Lake Baikal is the deepest lake in the world.</p>" + "</div>" * 200_000
+    path.write_text(f"<html><body>{deep}</body></html>", encoding="utf-8")
+    assert read_document(path, path.name).text == "Lake Baikal is the deepest lake in the world."
+
+
+def test_a_page_whose_text_is_one_10_mb_line_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "long.html"
+    line = "Lake Baikal is the deepest lake. " * 330_000  # 10.9 MB in one text node
+    path.write_text(f"<html><body><p>{line}</p></body></html>", encoding="utf-8")
+    assert read_document(path, path.name).text == line.strip()
+
+
 def test_nested_lists_line_breaks_and_bold_words_keep_every_word_once(tmp_path: Path) -> None:
     path = tmp_path / "lists.html"
     body = (
