@@ -287,7 +287,7 @@ class Handlers:
                     f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
                     "(the model reads only the first 250 words or so)"
                 )
-        with self.gate.admit():
+        with self.gate.admit(), self.sessions.jobs.turns.answering():  # documents being read give way
             return engine.ask(question, k, history=history[-MAX_HISTORY:])
 
 

@@ -1,9 +1,12 @@
 """Documents added in the page are read and embedded here, off the request path: a bounded pool of worker
-threads fed by one queue per owner (a browser session), taken in turn, so that a small document is never
-stuck behind another session's large one and one session's documents are read in the order chosen.
+threads fed by one queue per owner (a browser session), taken in turn, so that one session's documents are
+read in the order chosen and a small document is never stuck behind another session's large one.
 
-A ``Job`` can be cancelled (the person removed the document) and reports its progress; its work checks
-``Job.check`` between steps, which stops it when cancelled or past its time budget.
+Jobs of different owners run side by side, but only as many compute at once as there are CPU slots
+(``Turns``: one per core); at every step (a batch of texts embedded) a job hands its slot to a job that
+has waited for one, and every job gives way while questions are being answered, so answering keeps
+priority over embedding. A ``Job`` can be cancelled (the person removed the document) and reports its
+progress; its work checks ``Job.check`` between steps, which stops it when cancelled or past its budget.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import itertools
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QAError
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+MAX_RUNNING = 8  # jobs (of different owners) under way at once, taking turns on the CPU slots
 _ids = itertools.count(1)
 
 
@@ -43,6 +48,7 @@ class Job:
     started: float | None = None
     _cancel: threading.Event = field(default_factory=threading.Event)
     _finished: threading.Event = field(default_factory=threading.Event)
+    _turns: Turns | None = None
 
     @property
     def finished(self) -> bool:
@@ -63,6 +69,8 @@ class Job:
         """Progress of the work (``done`` of ``total`` steps); stops it when cancelled or over budget."""
         self.done_fraction = done / total if total else 1.0
         self.check()
+        if self._turns is not None:
+            self._turns.step()
 
     def check(self) -> None:
         if self.cancelled:
@@ -74,20 +82,73 @@ class Job:
             )
 
 
-class Jobs:
-    """A pool of ``workers`` threads running jobs one owner at a time, owners in turn."""
+class Turns:
+    """``slots`` holders compute at once; the others wait in order of arrival. ``step`` hands the slot
+    on when someone waits for one (and waits while questions are answered: ``answering``)."""
 
-    def __init__(self, workers: int) -> None:
+    QUESTION_WAIT = 0.05  # the longest a step waits for questions to finish (embedding still moves on)
+
+    def __init__(self, slots: int) -> None:
+        self._free = max(1, slots)
+        self._waiting: deque[object] = deque()
+        self._questions = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        ticket = object()
+        with self._cond:
+            self._waiting.append(ticket)
+            self._cond.wait_for(lambda: self._free > 0 and self._waiting[0] is ticket)
+            self._waiting.popleft()
+            self._free -= 1
+            self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Between two steps of work: give the slot to whoever waits for one, and way to questions."""
+        with self._cond:
+            if self._questions:
+                self._cond.wait_for(lambda: self._questions == 0, self.QUESTION_WAIT)
+            if not self._waiting:
+                return
+        self.release()
+        self.acquire()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """While a question is answered, jobs pause at their next step (for at most ``QUESTION_WAIT``)."""
+        with self._cond:
+            self._questions += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._questions -= 1
+                self._cond.notify_all()
+
+
+class Jobs:
+    """Runs jobs one at a time per owner, owners in turn: up to ``running`` at once in threads of their
+    own, ``workers`` of them computing at a time (one per core, ``Turns``)."""
+
+    def __init__(self, workers: int, running: int = MAX_RUNNING) -> None:
         self.workers = max(1, workers)
+        self.running = max(self.workers, running)
+        self.turns = Turns(self.workers)
         self._queues: OrderedDict[str, deque[Job]] = OrderedDict()
         self._busy: set[str] = set()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
 
     def submit(self, job: Job) -> Job:
+        job._turns = self.turns
         with self._cond:
             self._queues.setdefault(job.owner, deque()).append(job)
-            if len(self._threads) < self.workers:
+            if len(self._threads) < self.running:
                 thread = threading.Thread(target=self._run, name=f"qa-jobs-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
@@ -125,6 +186,7 @@ class Jobs:
     def _run(self) -> None:
         while True:
             job = self._next()
+            self.turns.acquire()
             job.state, job.started = RUNNING, time.monotonic()
             try:
                 job.check()
@@ -137,6 +199,7 @@ class Jobs:
             except Exception as exc:  # a bug must not kill the worker; the page names the file and the error
                 job.state, job.error = FAILED, f"{job.name} could not be read ({type(exc).__name__}: {exc})"
             finally:
+                self.turns.release()
                 with self._cond:
                     self._busy.discard(job.owner)
                     self._cond.notify_all()
