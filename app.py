@@ -4,7 +4,7 @@
 
 Serves on http://127.0.0.1:7860 unless ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` say otherwise;
 a public share link is opened only with ``--share``. Layout and wiring only: the answers come from
-``qa.engine``, each session's documents from ``qa.workspace``, the HTML from ``qa.web``.
+``qa.answering.engine``, each session's documents from ``qa.app.workspace``, the HTML from ``qa.app.web``.
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 from starlette.middleware import Middleware
 
-from qa import settings, web
-from qa.chat import Conversation, Session
-from qa.corpus import SUFFIXES
-from qa.embedders import make_embedder
-from qa.engine import DEFAULT_K, Engine
+from qa import settings
+from qa.answering.engine import DEFAULT_K, Engine
+from qa.answering.results import Answer, Hit
+from qa.app import web
+from qa.app.chat import Conversation, Session
+from qa.app.server import BodyLimit, CoalescingEmbedder, Gate, OptionalInputs
+from qa.app.workspace import Workspaces
+from qa.documents.corpus import SUFFIXES
 from qa.errors import QAError, QuestionError
-from qa.results import Answer, Hit
-from qa.server import BodyLimit, CoalescingEmbedder, Gate, OptionalInputs
-from qa.workspace import Workspaces
+from qa.models.embedders import make_embedder
 
 MAX_K = 10
 CHAT_CONCURRENCY = 2  # chat turns run at once; more wait in Gradio's queue, up to QUEUE_SIZE

@@ -1,4 +1,4 @@
-"""Fit the calibrated answerability score (``qa/answerability.py``) and check it on held-out questions.
+"""Fit the calibrated answerability score (``qa/answering/answerability.py``) and check it on held-out questions.
 
     .venv/bin/python -m benchmarks.fit_answerability [--bench ../shared/bench] [--write] [--plot docs/reliability.png]
 
@@ -15,7 +15,7 @@ most 5 % of its answerable SQuAD ones. Everything is reported on the *held-out* 
 * held out: ``article-heldout``, the odd rows of ``answerable-article``/``unanswerable-article``, the
   SQuAD articles Packet_switching, Steam_engine and Warsaw, the other half of the dialogues.
 
-``--write`` saves the model to ``qa/answerability.json``; ``--plot`` draws the reliability diagram of
+``--write`` saves the model to ``qa/answering/answerability.json``; ``--plot`` draws the reliability diagram of
 the held-out rows (matplotlib, ``pip install -e '.[bench]'``). Calibration error is measured over 10
 equal-width bins of confidence, each weighted by its share of the rows.
 """
@@ -33,10 +33,10 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
-from qa.answerability import DIRECTION, FEATURES, MODEL_FILE, AnswerabilityModel
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering.answerability import DIRECTION, FEATURES, MODEL_FILE, AnswerabilityModel
+from qa.answering.engine import Engine
 from qa.evaluate import Question, first_hit_rank, read_questions
+from qa.models.embedders import make_embedder
 
 ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
 FIT_SQUAD = ("Force", "Harvard_University", "Normans")
@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("  " + json.dumps(dict(zip(FEATURES, [round(c, 3) for c in model.coef], strict=True))))
     print("\nheld out, as fitted here:")
     report(held, model.threshold)
-    print("\nheld out, as shipped (qa/answerability.json):")
+    print("\nheld out, as shipped (qa/answering/answerability.json):")
     report(shipped, json.loads(MODEL_FILE.read_text())["threshold"])
     if args.write:
         MODEL_FILE.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Fit how follow-up questions are read (``qa/conversation.py``, ``qa/rank.py``) and check it on held-out dialogues.
+"""Fit how follow-up questions are read (``qa/answering/conversation.py``, ``rank.py``), checked on held-out dialogues.
 
     .venv/bin/python -m benchmarks.fit_conversation [--bench ../shared/bench]
 
@@ -30,13 +30,13 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
-from qa.conversation import follow_up
-from qa.embed import Embedder
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering.conversation import follow_up
+from qa.answering.engine import Engine
+from qa.answering.rank import FollowUpWeights, RankWeights
 from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
-from qa.rank import FollowUpWeights, RankWeights
-from qa.search import Candidates
+from qa.models.embed import Embedder
+from qa.models.embedders import make_embedder
+from qa.retrieval.search import Candidates
 
 FEATURES = ("dense", "sentence", "lexical", "coverage")
 MAX_WRONG = 0.06

@@ -10,7 +10,7 @@ Uses the engine's own candidate features (``Engine.candidates``), so what is fit
   and the article held-out set (``benchmarks/data``), which is never fitted on.
 Whether a question is answered is fitted by ``benchmarks/fit_answerability.py``.
 
-It prints the weights and the threshold as ``qa/rank.py`` holds them.
+It prints the weights and the threshold as ``qa/answering/rank.py`` holds them.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import ARTICLE, DATA
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering.engine import Engine
+from qa.answering.rank import RankWeights
 from qa.evaluate import read_questions
-from qa.rank import RankWeights
+from qa.models.embedders import make_embedder
 
 RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 

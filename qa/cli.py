@@ -17,10 +17,10 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from .embed import Embedder
-    from .engine import Engine
+    from .answering.engine import Engine
+    from .answering.results import Answer
     from .evaluate import Metrics
-    from .results import Answer
+    from .models.embed import Embedder
 
 
 class CLIError(click.ClickException):
@@ -65,7 +65,7 @@ class _Progress:
 def _open_engine(
     corpus: Sequence[str], model: str | None, rebuild: bool = False, embedder: Embedder | None = None
 ) -> Engine:
-    from .engine import Engine
+    from .answering.engine import Engine
 
     return Engine.open(
         list(corpus) or None, model=model, embedder=embedder, notice=_notice, progress=_Progress(), rebuild=rebuild
@@ -86,7 +86,7 @@ model_option = click.option(
 
 def _parse_k(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
     """``-k`` as a whole number ≥ 1, or the one-line error (not click's three-line usage message)."""
-    from .engine import check_k
+    from .answering.engine import check_k
     from .errors import QAError
 
     try:
@@ -161,7 +161,7 @@ def ask(
     fusion: str,
 ) -> None:
     """Ask QUESTION (or every question of --questions FILE)."""
-    from .engine import check_k, check_question
+    from .answering.engine import check_k, check_question
     from .evaluate import read_questions
 
     with _errors():
@@ -309,9 +309,9 @@ def evaluate(
     Without --corpus, each FILE is matched with the document beside it (Title.questions.jsonl ->
     Title.txt), or with ./corpus when there is none.
     """
-    from . import embedders
-    from .engine import check_k
+    from .answering.engine import check_k
     from .evaluate import evaluate_groups, mean_metrics, read_questions
+    from .models import embedders
 
     rows: list[tuple[str, Metrics]] = []
     files: list[Metrics] = []

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .corpus import Document
+from .answering.results import Answer, Span
+from .documents.corpus import Document
+from .documents.passages import Passage
 from .errors import QAError
-from .passages import Passage
-from .results import Answer, Span
 
 Gold = Span  # a gold answer span of a bench question
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model, type_missing
-from qa.rank import RankWeights
+from qa.answering.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model, type_missing
+from qa.answering.rank import RankWeights
 
 EVIDENCE = st.lists(st.floats(-5, 5, allow_nan=False), min_size=len(FEATURES), max_size=len(FEATURES))
 

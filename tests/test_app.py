@@ -8,9 +8,9 @@ import gradio as gr
 import pytest
 
 from app import Handlers, build
-from qa.chat import Conversation
-from qa.engine import Engine
-from qa.workspace import Workspaces
+from qa.answering.engine import Engine
+from qa.app.chat import Conversation
+from qa.app.workspace import Workspaces
 
 
 def select(index: int) -> gr.SelectData:
@@ -86,7 +86,7 @@ def test_the_page_builds_with_the_ask_endpoint(fake_engine: Engine) -> None:
 def test_overload_answers_busy_instead_of_failing(fake_engine: Engine) -> None:
     import threading
 
-    from qa.server import Gate
+    from qa.app.server import Gate
 
     gate = Gate(active=1, waiting=0)
     handlers = Handlers(Workspaces(fake_engine), gate)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.dense import DenseIndex
+from qa.retrieval.dense import DenseIndex
 
 
 def unit_rows(n: int, d: int = 16, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from qa.errors import QuestionError
 from tests.helpers import CONTRACT, check_answer
 
@@ -115,7 +115,7 @@ def test_the_context_follows_the_latest_turns_of_a_long_conversation(fake_engine
 def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
     """With the real cues: a pronoun and an opening "and" push towards the conversation; a question
     that the text answers well on its own, with many terms and a new rare one, does not."""
-    from qa.conversation import GateModel
+    from qa.answering.conversation import GateModel
 
     gate = GateModel()
     follow_up = np.array([1.0, 1.0, 1.0, 2 / 8, 0.0, 0.5, 0.6, 0.0])  # "and how much is it?"
@@ -124,7 +124,7 @@ def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
 
 
 def test_an_ellipsis_is_read_as_the_question_it_shortens(article_text: str) -> None:
-    from qa.conversation import Names, resolve
+    from qa.answering.conversation import Names, resolve
 
     names = Names([article_text])
     s7 = "How many Xiangwang S7s were sold in August?"

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.lexical import LexicalConfig, LexicalIndex, idf, terms
+from qa.retrieval.lexical import LexicalConfig, LexicalIndex, idf, terms
 
 
 def test_terms_are_stemmed_lowercase_content_words() -> None:

@@ -14,7 +14,7 @@ from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from qa.errors import QuestionError
 from tests.helpers import (
     ARTICLE,

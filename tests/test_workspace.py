@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from app import Handlers
-from qa import workspace
-from qa.chat import Session
-from qa.engine import Engine
-from qa.workspace import WorkspaceError, Workspaces, safe_name
+from qa.answering.engine import Engine
+from qa.app import workspace
+from qa.app.chat import Session
+from qa.app.workspace import WorkspaceError, Workspaces, safe_name
 from tests.documents import page_html, word_file
 from tests.helpers import FakeEmbedder, check_answer
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import Document
+from ..documents.corpus import Document
+from ..documents.passages import Passage, SplitConfig, split_document
+from ..models.embed import Embedder, Progress
 from .dense import EXACT_LIMIT, DenseIndex
-from .embed import Embedder, Progress
 from .lexical import LexicalConfig, LexicalIndex, passage_terms, terms
-from .passages import Passage, SplitConfig, split_document
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """One browser session as data: its documents, its turns, and which chat message quotes which passage.
 
-A reply is shown as several chat messages (``qa.web``): the question, the head of the answer, then one
+A reply is shown as several chat messages (``qa.app.web``): the question, the head of the answer, then one
 message per quoted passage. ``Conversation`` remembers each turn's answer and where its quotes start,
 so a click on a message (Gradio's select event carries only its index) finds the passage it quotes.
 It lives in the browser session's state: another session never sees it.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..answering.results import Answer, Hit
 from . import web
-from .results import Answer, Hit
 from .workspace import Source
 
 Message = dict[str, Any]

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .embed import Embedder, Progress
-from .errors import QAError
+from ..errors import QAError
+from ..models.embed import Embedder, Progress
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

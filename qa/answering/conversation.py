@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import SearchIndex
-from .lexical import terms
+from ..retrieval.index import SearchIndex
+from ..retrieval.lexical import terms
+from ..retrieval.search import Candidates, Query, candidate_ids, features
 from .rank import RankWeights
-from .search import Candidates, Query, candidate_ids, features
 
 MAX_TURNS = 6  # earlier questions that make the context (the most recent ones)
 CONTEXT_TERMS = 12  # terms the context keeps, most recent question's first

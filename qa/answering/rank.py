@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import QuestionError
+from ..retrieval.index import SearchIndex
+from ..retrieval.search import Candidates, top_ids
 from .answerability import FEATURES, AnswerabilityModel, shipped_model, type_missing
-from .errors import QuestionError
-from .index import SearchIndex
 from .results import Answer, Highlight, Hit
-from .search import Candidates, top_ids
 
 FUSIONS = ("weighted", "rrf")
 RRF_K = 60

@@ -21,7 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedders, settings
+from .. import settings
+from ..documents.corpus import Corpus, Document, load_corpus
+from ..documents.passages import Passage
+from ..errors import QuestionError
+from ..models import embedders
+from ..models.embed import Embedder, Progress
+from ..retrieval.index import IndexConfig, SearchIndex
+from ..retrieval.lexical import terms
+from ..retrieval.search import Candidates, Query, search
+from ..retrieval.store import Notice, StoredIndex, open_index
 from .conversation import (
     MAX_TURNS,
     GateModel,
@@ -32,16 +41,8 @@ from .conversation import (
     make_context,
     resolve,
 )
-from .corpus import Corpus, Document, load_corpus
-from .embed import Embedder, Progress
-from .errors import QuestionError
-from .index import IndexConfig, SearchIndex
-from .lexical import terms
-from .passages import Passage
 from .rank import Ranker, check_fusion
 from .results import Answer, ReadAs
-from .search import Candidates, Query, search
-from .store import Notice, StoredIndex, open_index
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5

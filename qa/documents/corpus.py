@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings
-from .errors import CorpusError, DocumentError
+from .. import settings
+from ..errors import CorpusError, DocumentError
 from .extract import FORMATS, convert
 from .extracted import Extracted, ExtractError
 

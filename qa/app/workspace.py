@@ -25,14 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import settings
-from .corpus import SUFFIXES, Corpus, Document, read_document
-from .embed import Embedder
-from .engine import Engine
-from .errors import DocumentError, QAError
-from .extracted import Extracted
-from .index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
-from .passages import Passage
+from .. import settings
+from ..answering.engine import Engine
+from ..documents.corpus import SUFFIXES, Corpus, Document, read_document
+from ..documents.extracted import Extracted
+from ..documents.passages import Passage
+from ..errors import DocumentError, QAError
+from ..models.embed import Embedder
+from ..retrieval.index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
 
 MAX_ENGINES = 8  # session indexes kept in memory; older ones are rebuilt from the disk cache on return
 MAX_CACHED_DOCUMENTS = 64  # embedded documents kept in memory
