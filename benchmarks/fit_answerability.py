@@ -33,7 +33,8 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
-from qa.answering.answerability import DIRECTION, FEATURES, MODEL_FILE, AnswerabilityModel
+from qa.answering import fitted
+from qa.answering.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model
 from qa.answering.engine import Engine
 from qa.evaluate import Question, first_hit_rank, read_questions
 from qa.models.embedders import make_embedder
@@ -209,7 +210,9 @@ def report(rows: Sequence[Row], threshold: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_answerability", __doc__)
-    parser.add_argument("--write", action="store_true", help=f"save the fitted model to {MODEL_FILE}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"save the fitted model to {fitted.path_of('answerability')}"
+    )
     parser.add_argument("--plot", type=Path, default=None, help="draw the reliability diagram to this PNG")
     args = parser.parse_args(argv)
     fit, held = collect(args.bench)
@@ -223,10 +226,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\nheld out, as fitted here:")
     report(held, model.threshold)
     print("\nheld out, as shipped (qa/answering/answerability.json):")
-    report(shipped, json.loads(MODEL_FILE.read_text())["threshold"])
+    report(shipped, shipped_model().threshold)
     if args.write:
-        MODEL_FILE.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-        print(f"\nwrote {MODEL_FILE}")
+        print(f"\nwrote {fitted.write('answerability', model.to_json(), AnswerabilityModel.from_fields)}")
     if args.plot:
         plot(held, args.plot)
         print(f"wrote {args.plot}")

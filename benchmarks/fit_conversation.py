@@ -14,8 +14,9 @@ its own article. Three things are fitted, in the engine's own features:
 * the follow-up answered threshold: the lowest score that refuses at most 6 % of the fitted answerable
   follow-ups.
 
-It prints the parameters as the library holds them, then hit@1/hit@3/highlight@1 and refusals per kind
-of turn on both halves, with the parameters in the library (as shipped) and as fitted here.
+It prints the parameters fitted (``--write`` saves the weights and the gate to
+``qa/answering/conversation.json``, which the engine reads), then hit@1/hit@3/highlight@1 and refusals
+per kind of turn on both halves, with the parameters in the library (as shipped).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
-from qa.answering.conversation import follow_up
+from qa.answering import fitted
+from qa.answering.conversation import GateModel, follow_up, parse_conversation
 from qa.answering.engine import Engine
-from qa.answering.rank import FollowUpWeights, RankWeights
+from qa.answering.rank import FollowUpWeights, RankWeights, shipped_follow_up
 from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
 from qa.models.embed import Embedder
 from qa.models.embedders import make_embedder
@@ -159,20 +161,25 @@ def report(engines: dict[Path, Engine], rows: Sequence[tuple[Path, list[Question
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_conversation", __doc__)
+    parser.add_argument("--write", action="store_true", help=f"save the fit to {fitted.path_of('conversation')}")
     args = parser.parse_args(argv)
     embedder: Embedder = make_embedder()
     fit_half, report_half = halves(args.bench)
     engines = {path: Engine.open([path], embedder=embedder) for path, _ in fit_half}
     data = [t for path, qs in fit_half for t in turns(engines[path], qs)]
-    shipped = FollowUpWeights()
+    shipped = shipped_follow_up()
     start = np.array([getattr(w, f) for w in (shipped.own, shipped.context) for f in FEATURES])
     w = fit_rank(data, start)
     gate = fit_gate(data)
     threshold = fit_threshold(data, w)
     print("Fitted on dialogues-article-a and the odd SQuAD dialogues:")
     print(f"  {weights_of(w)}")
-    print(f"  GateModel(weights={tuple(float(round(g, 2)) for g in gate)})")
+    gate_model = GateModel(tuple(float(round(g, 2)) for g in gate))
+    print(f"  {gate_model}")
     print(f"  follow-up score refusing {MAX_WRONG:.0%} of the fitted answerable follow-ups: {threshold:.2f}")
+    if args.write:
+        params = {"follow_up": weights_of(w).to_json(), "gate": gate_model.to_json()}
+        print(f"  wrote {fitted.write('conversation', params, parse_conversation)}")
     for half, rows in (("fit half", fit_half), ("held-out half", report_half)):
         print(f"\nEach question read alone (no history), {half}:")
         report(engines, rows, alone=True)

@@ -10,7 +10,8 @@ Uses the engine's own candidate features (``Engine.candidates``), so what is fit
   and the article held-out set (``benchmarks/data``), which is never fitted on.
 Whether a question is answered is fitted by ``benchmarks/fit_answerability.py``.
 
-It prints the weights and the threshold as ``qa/answering/rank.py`` holds them.
+It prints the weights fitted on all dev questions; ``--write`` saves them (to two decimals) to
+``qa/answering/rank.json``, which the engine reads.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import ARTICLE, DATA
+from qa.answering import fitted
 from qa.answering.engine import Engine
-from qa.answering.rank import RankWeights
+from qa.answering.rank import RANK_FEATURES, RankWeights, shipped_weights
 from qa.evaluate import read_questions
 from qa.models.embedders import make_embedder
-
-RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 
 
 @dataclass
@@ -112,11 +112,12 @@ def show(label: str, table: dict[str, tuple[float, float, int]]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_weights", __doc__)
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default $QA_INDEX_DIR)")
+    parser.add_argument("--write", action="store_true", help=f"save the weights to {fitted.path_of('rank')}")
     args = parser.parse_args(argv)
     print(f"`python -m benchmarks.fit_weights {' '.join(sys.argv[1:])}`\n")
 
     embedder = make_embedder()
-    current = RankWeights()
+    current = shipped_weights()
     article = ARTICLE
     sets = [("article-dev", article, args.bench / "article-dev.questions.jsonl")]
     sets += [
@@ -155,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  fitted on all dev questions: {np.round(w_all, 3).tolist()}")
     show("  -> dev (fitted)", hits(dev, w_all))
     show("  -> article held-out", hits(held, w_all))
+    if args.write:
+        weights = RankWeights(*(float(round(v, 2)) for v in w_all))
+        print(f"\nwrote {fitted.write('rank', weights.to_json(), RankWeights.from_fields)}")
 
 
 if __name__ == "__main__":

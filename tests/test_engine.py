@@ -115,9 +115,9 @@ def test_the_context_follows_the_latest_turns_of_a_long_conversation(fake_engine
 def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
     """With the real cues: a pronoun and an opening "and" push towards the conversation; a question
     that the text answers well on its own, with many terms and a new rare one, does not."""
-    from qa.answering.conversation import GateModel
+    from qa.answering.conversation import shipped_gate
 
-    gate = GateModel()
+    gate = shipped_gate()
     follow_up = np.array([1.0, 1.0, 1.0, 2 / 8, 0.0, 0.5, 0.6, 0.0])  # "and how much is it?"
     new_subject = np.array([1.0, 0.0, 0.0, 6 / 8, 0.9, 0.2, 1.8, 0.0])  # "What did J.D. Power find about safety?"
     assert gate.probability(follow_up) > 0.9 > 0.1 > gate.probability(new_subject)

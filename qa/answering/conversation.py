@@ -14,7 +14,7 @@ previous question (itself read that way) with its name of the same kind (one wit
 with a digit) swapped for the new one, "How many the M8 were sold in August?". A name is a word the
 corpus writes capitalised in the middle of its sentences, or one holding a digit.
 
-The weights were fitted by ``benchmarks/fit_conversation.py`` on half of the dialogues in
+The weights (``conversation.json``) were fitted by ``benchmarks/fit_conversation.py`` on half of the dialogues in
 ``benchmarks/data`` and checked on the other half (docs/quality.md). No language model is involved.
 """
 
@@ -25,13 +25,17 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from ..retrieval.index import SearchIndex
 from ..retrieval.lexical import terms
 from ..retrieval.search import Candidates, Query, candidate_ids, features
-from .rank import RankWeights
+from . import fitted
+from .fitted import Fields
+from .rank import FollowUpWeights, RankWeights
 
 MAX_TURNS = 6  # earlier questions that make the context (the most recent ones)
 CONTEXT_TERMS = 12  # terms the context keeps, most recent question's first
@@ -91,10 +95,33 @@ class FollowUp:
 class GateModel:
     """Logistic weights over ``GATE_FEATURES``: the probability that a question depends on its context."""
 
-    weights: tuple[float, ...] = (6.28, 4.57, 2.56, -5.5, -1.52, 0.05, -2.46, 1.03)
+    weights: tuple[float, ...]
 
     def probability(self, x: np.ndarray) -> float:
         return 1.0 / (1.0 + math.exp(-float(np.dot(self.weights, x))))
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> GateModel:
+        fields.names("features", GATE_FEATURES)
+        return cls(fields.numbers("weights", len(GATE_FEATURES)))
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {"features": list(GATE_FEATURES), "weights": list(self.weights)}
+
+
+@lru_cache(maxsize=1)
+def shipped_gate() -> GateModel:
+    """The gate fitted for this release (``conversation.json``, its ``gate``)."""
+    return fitted.load("conversation", parse_gate)
+
+
+def parse_gate(fields: Fields) -> GateModel:
+    return GateModel.from_fields(fields.section("gate"))
+
+
+def parse_conversation(fields: Fields) -> tuple[FollowUpWeights, GateModel]:
+    """Both parts of ``conversation.json``: the follow-up weights and the gate."""
+    return FollowUpWeights.from_fields(fields.section("follow_up")), parse_gate(fields)
 
 
 def make_context(questions: Sequence[str], vectors: np.ndarray) -> Context | None:

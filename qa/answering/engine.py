@@ -33,13 +33,13 @@ from ..retrieval.search import Candidates, Query, search
 from ..retrieval.store import Notice, StoredIndex, open_index
 from .conversation import (
     MAX_TURNS,
-    GateModel,
     Names,
     Reading,
     follow_up,
     follows,
     make_context,
     resolve,
+    shipped_gate,
 )
 from .rank import Ranker, check_fusion
 from .results import Answer, ReadAs
@@ -68,7 +68,7 @@ class Engine:
         self.stored = stored
         self.texts = {doc.name: doc.text for doc in corpus.documents}
         self.ranker = Ranker(index, self.texts)
-        self.gate = GateModel()
+        self.gate = shipped_gate()
         self._rows = {passage: row for row, passage in enumerate(index.passages)}
         self._names: Names | None = None  # the corpus's names, for reading an ellipsis (made when first needed)
         self._lock = threading.Lock()
