@@ -43,7 +43,7 @@ from qa.evaluate import Metrics, Question, evaluate, mean_metrics, read_question
 from qa.models.embed import Embedder
 from qa.models.embedders import make_embedder
 from qa.retrieval.dense import DenseIndex
-from qa.retrieval.lexical import LexicalIndex, terms
+from qa.retrieval.lexical import LexicalConfig, LexicalIndex
 from qa.retrieval.search import top_ids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ class FusedRetriever(Retriever):
     def rank(self, vector: np.ndarray, question: str, k: int) -> np.ndarray:
         n = self._dense.size
         _, dense_ids = self._dense.search(vector, n)
-        bm25 = self._lexical.scores(terms(question))
+        bm25 = self._lexical.scores(self._lexical.terms(question))
         lexical_ids = top_ids(bm25, n)
         lexical_ids = lexical_ids[bm25[lexical_ids] > 0]
         fused = np.zeros(n, dtype=np.float64)
@@ -183,6 +183,7 @@ def peer_setups() -> list[Setup]:
         return DenseRetriever(vectors)
 
     def fused(text: str, spans: list[Span], vectors: np.ndarray) -> Retriever:
+        terms = LexicalConfig().make_tokenizer().terms
         return FusedRetriever(vectors, [terms(text[s:e]) for s, e in spans])
 
     return [

@@ -188,3 +188,21 @@ def test_the_bundled_documents_keep_their_own_passages_whatever_order_the_index_
 def test_pasted_text_with_broken_characters_is_refused(workspaces: Workspaces) -> None:
     with pytest.raises(WorkspaceError, match="not valid Unicode"):
         workspaces.add_text(workspaces.bundled, "Lakes are calm \ud800 and deep.")
+
+
+def test_the_index_root_given_to_the_engine_holds_every_cache(
+    tmp_path: Path, article_dir: Path, fake_model: FakeEmbedder
+) -> None:
+    """Engine.open(index_dir=...) reaches the index, the conversions and the app's library ($QA_INDEX_DIR
+    points elsewhere: the autouse fixture)."""
+    root = tmp_path / "elsewhere"
+    (article_dir / "rivers.html").write_text(
+        page_html("Rivers", ["The Amazon ends in the Atlantic."]), encoding="utf-8"
+    )
+    engine = Engine.open([article_dir], index_dir=root)
+    assert engine.root == root and engine.stored is not None and root in engine.stored.folder.parents
+    assert len(list((root / "extracted").glob("*.json"))) == 1
+    spaces = Workspaces(engine)
+    spaces.add_file(spaces.bundled, upload(tmp_path, "lakes.txt", RIVERS.replace("river", "lake")), "lakes.txt")
+    assert root in spaces.library.folder.parents and any(spaces.library.folder.iterdir())
+    assert not (tmp_path / "index" / "library").exists() and not (tmp_path / "index" / "extracted").exists()

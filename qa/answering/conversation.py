@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from ..retrieval.index import SearchIndex
-from ..retrieval.lexical import terms
 from ..retrieval.search import Candidates, Query, candidate_ids, features
 from . import fitted
 from .fitted import Fields
@@ -124,8 +123,9 @@ def parse_conversation(fields: Fields) -> tuple[FollowUpWeights, GateModel]:
     return FollowUpWeights.from_fields(fields.section("follow_up")), parse_gate(fields)
 
 
-def make_context(questions: Sequence[str], vectors: np.ndarray) -> Context | None:
-    """The context of the last ``MAX_TURNS`` earlier questions (None without any)."""
+def make_context(questions: Sequence[str], vectors: np.ndarray, terms: Callable[[str], list[str]]) -> Context | None:
+    """The context of the last ``MAX_TURNS`` earlier questions (None without any), their ``terms`` by the
+    index's tokenizer."""
     questions = list(questions)[-MAX_TURNS:]
     vectors = np.asarray(vectors, dtype=np.float32)[-MAX_TURNS:]
     if not questions:

@@ -28,7 +28,6 @@ from ..errors import QuestionError
 from ..models import embedders
 from ..models.embed import Embedder, Progress
 from ..retrieval.index import IndexConfig, SearchIndex
-from ..retrieval.lexical import terms
 from ..retrieval.search import Candidates, Query, search
 from ..retrieval.store import Notice, StoredIndex, open_index
 from .conversation import (
@@ -61,11 +60,13 @@ class Engine:
         embedder: Embedder,
         stored: StoredIndex | None = None,
         vectors: VectorCache | None = None,
+        index_dir: Path | str | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
         self.stored = stored
+        self.root = settings.index_root(index_dir)  # the index root: every cache of this engine's lives there
         self.texts = {doc.name: doc.text for doc in corpus.documents}
         self.ranker = Ranker(index, self.texts)
         self.gate = shipped_gate()
@@ -89,13 +90,13 @@ class Engine:
     ) -> Engine:
         """Load the corpus and the model, then load (or build, or refresh) the index."""
         paths = list(corpus) if corpus else [DEFAULT_CORPUS]
-        docs = load_corpus(paths)
+        docs = load_corpus(paths, index_dir=index_dir)
         if notice is not None:
             for problem in docs.problems:
                 notice(f"skipped {problem}")
         model_ = embedder or embedders.make_embedder(model, settings.models_dir(index_dir), notice=notice)
         stored = open_index(docs, paths, model_, config, index_dir, notice, progress, force=rebuild)
-        return cls(docs, stored.index, model_, stored)
+        return cls(docs, stored.index, model_, stored, index_dir=index_dir)
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -162,14 +163,14 @@ class Engine:
 
     def read(self, question: str, history: Sequence[str], vectors: dict[str, np.ndarray]) -> Reading:
         """The question (as the model reads it) with the context of its earlier questions, if any."""
-        own = Query(vectors[question], terms(question))
+        own = Query(vectors[question], self.index.lexical.terms(question))
         if not history:
             return Reading(own)
-        return Reading(own, make_context(history, np.stack([vectors[h] for h in history])))
+        return Reading(own, make_context(history, np.stack([vectors[h] for h in history]), self.index.lexical.terms))
 
     def candidates(self, text: str, vector: np.ndarray) -> Candidates:
         """Candidate passages and their features for a question read as ``text`` and embedded as ``vector``."""
-        return search(self.index, Query(vector, terms(text)))
+        return search(self.index, Query(vector, self.index.lexical.terms(text)))
 
     def _answer(
         self,

@@ -156,7 +156,7 @@ class Workspaces:
     def __init__(self, base: Engine, config: IndexConfig | None = None) -> None:
         self.base = base
         self.config = config or (base.stored.manifest.config if base.stored else IndexConfig())
-        self.library = Library(base.embedder, self.config)
+        self.library = Library(base.embedder, self.config, base.root)
         self.bundled = self._bundled(base)
         self._engines: OrderedDict[tuple[Source, ...], Engine] = OrderedDict({self.bundled: base})
         self._lock = threading.Lock()
@@ -210,7 +210,9 @@ class Workspaces:
             embedded.append(parts.renamed(source.name))
         texts = {d.name: d.text for d in documents}
         index = SearchIndex.build(embedded, texts, self.config, self.base.embedder.dimension)
-        return Engine(Corpus(tuple(documents), ()), index, self.base.embedder, vectors=self.base.vectors)
+        return Engine(
+            Corpus(tuple(documents), ()), index, self.base.embedder, vectors=self.base.vectors, index_dir=self.base.root
+        )
 
     def add_file(self, sources: Sequence[Source], path: Path, original_name: str) -> tuple[Source, ...]:
         """``sources`` with the uploaded file at ``path`` added (``WorkspaceError`` naming it if refused)."""
@@ -221,7 +223,7 @@ class Workspaces:
             kinds = ", ".join(SUFFIXES)
             raise WorkspaceError(f"{name}: {suffix or 'files without a type'} cannot be read; add {kinds} files")
         try:
-            document = read_document(path, name)
+            document = read_document(path, name, index_dir=self.base.root)
         except DocumentError as exc:
             raise WorkspaceError(f"{name} {exc.reason}") from None
         return self._with(sources, document)

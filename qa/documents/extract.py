@@ -26,11 +26,14 @@ FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}
 CONVERTER_VERSION = 1  # bump when a converter changes what it makes: cached conversions are redone
 
 
-def convert(data: bytes, suffix: str) -> Extracted:
-    """The stored text of a file of this ``suffix`` (one of ``FORMATS``), from the cache or a worker."""
+def convert(data: bytes, suffix: str, index_dir: Path | str | None = None) -> Extracted:
+    """The stored text of a file of this ``suffix`` (one of ``FORMATS``), from the cache or a worker.
+
+    The cache is ``extracted/`` in the index root ``index_dir`` (``settings.index_root``).
+    """
     fmt = FORMATS[suffix.lower()]
     digest = hashlib.sha256(data).hexdigest()
-    cache = settings.index_root() / "extracted" / f"{digest}-{fmt}-v{CONVERTER_VERSION}.json"
+    cache = settings.index_root(index_dir) / "extracted" / f"{digest}-{fmt}-v{CONVERTER_VERSION}.json"
     try:
         return Extracted.from_json(json.loads(cache.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
