@@ -227,7 +227,6 @@ class Peer:
         k: int = K,
         *,
         histories: Sequence[Sequence[str]] | None = None,
-        fusion: str = "weighted",
     ) -> list[Answer]:
         """Each question on its own (peers have no notion of a conversation)."""
         text = self._document.text
@@ -293,8 +292,9 @@ class Runner:
             self._timed(setup.name, began)
         began = time.perf_counter()
         engine = self._engine(bench.document)
-        for name, fusion in ((ENGINE_RRF, "rrf"), (ENGINE, "weighted")):
-            out[name] = evaluate(engine, questions, doc, K, fusion=fusion)
+        rrf = Engine(engine.corpus, engine.index, engine.embedder, engine.stored, vectors=engine.vectors, fusion="rrf")
+        for name, ranked in ((ENGINE_RRF, rrf), (ENGINE, engine)):
+            out[name] = evaluate(ranked, questions, doc, K)
         self._timed(ENGINE, began)
         return out
 

@@ -63,12 +63,22 @@ class _Progress:
 
 
 def _open_engine(
-    corpus: Sequence[str], model: str | None, rebuild: bool = False, embedder: Embedder | None = None
+    corpus: Sequence[str],
+    model: str | None,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    fusion: str = "weighted",
 ) -> Engine:
     from .answering.engine import Engine
 
     return Engine.open(
-        list(corpus) or None, model=model, embedder=embedder, notice=_notice, progress=_Progress(), rebuild=rebuild
+        list(corpus) or None,
+        model=model,
+        embedder=embedder,
+        notice=_notice,
+        progress=_Progress(),
+        rebuild=rebuild,
+        fusion=fusion,
     )
 
 
@@ -180,8 +190,8 @@ def ask(
                     raise CLIError(f"{questions_file}, question {number}: {exc}") from None
         else:
             questions = [check_question(question)]
-        engine = _open_engine(corpus, model)
-        answers = engine.ask_many(questions, k, histories=histories, fusion=fusion)
+        engine = _open_engine(corpus, model, fusion=fusion)
+        answers = engine.ask_many(questions, k, histories=histories)
     _print_answers(answers, as_json, len(engine.documents))
 
 
@@ -197,7 +207,7 @@ def chat(corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusi
     from .errors import QAError
 
     with _errors():
-        engine = _open_engine(corpus, model)
+        engine = _open_engine(corpus, model, fusion=fusion)
     interactive = sys.stdin.isatty()
     history: list[str] = []
     while True:
@@ -212,7 +222,7 @@ def chat(corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusi
             _notice("new conversation")
             continue
         try:
-            answer = engine.ask(question, k, history=history, fusion=fusion)
+            answer = engine.ask(question, k, history=history)
         except QAError as exc:
             click.echo(f"qa: {exc}", err=True)
             continue
@@ -322,11 +332,11 @@ def evaluate(
             questions = read_questions(questions_file)
             if embedder is None:
                 embedder = embedders.make_embedder(model, notice=_notice)
-            engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
+            engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder, fusion=fusion)
             doc = "" if questions and all(q.doc for q in questions) else _target_document(engine, questions_file)
             # Conversations: each kind of turn apart too.
             kinds = [kind for kind, _ in TURN_KINDS] if any(q.history for q in questions) else []
-            measured = evaluate_groups(engine, questions, doc, k, fusion=fusion, groups=kinds)
+            measured = evaluate_groups(engine, questions, doc, k, groups=kinds)
             rows.append((questions_file.name, measured[""]))
             files.append(measured[""])
             labels = dict(TURN_KINDS)

@@ -166,3 +166,14 @@ def test_a_very_long_conversation_is_answered_from_its_latest_turns(fake_engine:
     history = [f"What happened in year {1900 + i}?" for i in range(3000)]
     answer = fake_engine.ask("How much will it cost?", 2, history=history)
     assert answer.hits and (answer.context is None or answer.context.follows in history[-6:])
+
+
+def test_the_ranking_is_chosen_once_when_the_engine_is_made(fake_engine: Engine) -> None:
+    rrf = Engine(fake_engine.corpus, fake_engine.index, fake_engine.embedder, fusion="rrf")
+    question = "What did GAC Group launch together with Huawei Qiankun?"
+    weighted, fused = fake_engine.ask(question, 3), rrf.ask(question, 3)
+    check_answer(fused.to_json(), rrf.texts, 3)
+    assert [h.score for h in fused.hits] != [h.score for h in weighted.hits]
+    assert all(h.score < 1 / 30 for h in fused.hits)  # 1/(60+1) twice at most
+    with pytest.raises(QuestionError, match="fusion must be one of weighted, rrf"):
+        Engine(fake_engine.corpus, fake_engine.index, fake_engine.embedder, fusion="mean")

@@ -40,7 +40,7 @@ from .conversation import (
     resolve,
     shipped_gate,
 )
-from .rank import Ranker, check_fusion
+from .rank import Ranker
 from .results import Answer, ReadAs
 
 DEFAULT_CORPUS = "corpus"
@@ -61,6 +61,7 @@ class Engine:
         stored: StoredIndex | None = None,
         vectors: VectorCache | None = None,
         index_dir: Path | str | None = None,
+        fusion: str = "weighted",
     ) -> None:
         self.corpus = corpus
         self.index = index
@@ -68,7 +69,7 @@ class Engine:
         self.stored = stored
         self.root = settings.index_root(index_dir)  # the index root: every cache of this engine's lives there
         self.texts = {doc.name: doc.text for doc in corpus.documents}
-        self.ranker = Ranker(index, self.texts)
+        self.ranker = Ranker(index, self.texts, fusion=fusion)  # the fitted score, or plain RRF to compare
         self.gate = shipped_gate()
         self._rows = {passage: row for row, passage in enumerate(index.passages)}
         self._names: Names | None = None  # the corpus's names, for reading an ellipsis (made when first needed)
@@ -87,8 +88,12 @@ class Engine:
         notice: Notice | None = None,
         progress: Progress | None = None,
         rebuild: bool = False,
+        fusion: str = "weighted",
     ) -> Engine:
-        """Load the corpus and the model, then load (or build, or refresh) the index."""
+        """Load the corpus and the model, then load (or build, or refresh) the index.
+
+        ``fusion`` picks the ranking once: the fitted ``"weighted"`` score (default) or plain ``"rrf"``.
+        """
         paths = list(corpus) if corpus else [DEFAULT_CORPUS]
         docs = load_corpus(paths, index_dir=index_dir)
         if notice is not None:
@@ -96,7 +101,7 @@ class Engine:
                 notice(f"skipped {problem}")
         model_ = embedder or embedders.make_embedder(model, settings.models_dir(index_dir), notice=notice)
         stored = open_index(docs, paths, model_, config, index_dir, notice, progress, force=rebuild)
-        return cls(docs, stored.index, model_, stored, index_dir=index_dir)
+        return cls(docs, stored.index, model_, stored, index_dir=index_dir, fusion=fusion)
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -113,15 +118,12 @@ class Engine:
         """Each document's title line (its paragraph 0), where it has one."""
         return {p.doc: self.texts[p.doc][p.start : p.end] for p in self.passages if p.paragraph == 0}
 
-    def ask(
-        self, question: str, k: int = DEFAULT_K, *, history: Sequence[str] = (), fusion: str = "weighted"
-    ) -> Answer:
+    def ask(self, question: str, k: int = DEFAULT_K, *, history: Sequence[str] = ()) -> Answer:
         """The ``k`` passages that best answer ``question`` (all of them if ``k`` exceeds their number).
 
-        ``history`` holds the earlier questions of the same conversation, oldest first; ``fusion`` picks
-        the ranking: the fitted ``"weighted"`` score (default) or plain ``"rrf"``.
+        ``history`` holds the earlier questions of the same conversation, oldest first.
         """
-        return self.ask_many([question], k, histories=[history], fusion=fusion)[0]
+        return self.ask_many([question], k, histories=[history])[0]
 
     def ask_many(
         self,
@@ -129,11 +131,9 @@ class Engine:
         k: int = DEFAULT_K,
         *,
         histories: Sequence[Sequence[str]] | None = None,
-        fusion: str = "weighted",
     ) -> list[Answer]:
         """``ask`` for several questions (each with its own history), embedding them in one batch."""
         k = check_k(k)
-        check_fusion(fusion)
         turns = [list(h) for h in histories] if histories is not None else [[] for _ in questions]
         if len(turns) != len(questions):
             raise QuestionError(f"{len(questions)} questions came with {len(turns)} histories; give one for each")
@@ -148,8 +148,7 @@ class Engine:
         cut = {text: self.embedder.truncate(text) for text in {*own, *(h for t in read for h in t)}}
         vectors = self.vectors.get([cut[q][0] for q in own], [cut[h][0] for history in read for h in history])
         return [
-            self._answer(q, o, h, r, k, fusion, cut, vectors)
-            for q, o, h, r in zip(questions, own, turns, read, strict=True)
+            self._answer(q, o, h, r, k, cut, vectors) for q, o, h, r in zip(questions, own, turns, read, strict=True)
         ]
 
     def resolve(self, question: str, history: Sequence[str]) -> str:
@@ -179,19 +178,16 @@ class Engine:
         history: list[str],
         read: list[str],
         k: int,
-        fusion: str,
         cut: dict[str, tuple[str, bool]],
         vectors: dict[str, np.ndarray],
     ) -> Answer:
         text, truncated = cut[read_as]
         reading = self.read(text, [cut[h][0] for h in read], vectors)
         if reading.context is None:
-            return self.ranker.rank(search(self.index, reading.own), question, k, fusion=fusion, truncated=truncated)
+            return self.ranker.rank(search(self.index, reading.own), question, k, truncated=truncated)
         step = follow_up(self.index, self.ranker.weights, text, reading, reading.context)
         follow = self.gate.probability(step.cues)
-        answer = self.ranker.rank(
-            step.found, question, k, fusion=fusion, truncated=truncated, context=step.around, follow=follow
-        )
+        answer = self.ranker.rank(step.found, question, k, truncated=truncated, context=step.around, follow=follow)
         if not answer.hits:
             return answer
         spelled = read_as if read_as != question else None  # an ellipsis, read as the question it shortens

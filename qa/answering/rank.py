@@ -2,11 +2,12 @@
 
 ``Ranker`` is the one home of these choices. The rank score is a weighted sum of the candidate features
 (``search``), with weights fitted on half of the bench questions and checked on the other half
-(``benchmarks/fit_weights.py``, docs/quality.md); ``fusion="rrf"`` ranks by reciprocal rank fusion of
-the dense and BM25 rankings instead (the first version of this engine, kept to measure against). The
-highlight is the sentence with the best similarity plus a share of its coverage. Whether the question
-is answered is the calibrated ``confidence`` (``answerability``) of the passage ranked first, whatever
-ranked it, measured on its weighted score and evidence.
+(``benchmarks/fit_weights.py``, docs/quality.md); a ``Ranker`` made with ``fusion="rrf"`` ranks by
+reciprocal rank fusion of the dense and BM25 rankings instead (the first version of this engine, kept
+to measure against; chosen once, when the engine is made). The highlight is the sentence with the best
+similarity plus a share of its coverage. Whether the question is answered is the calibrated
+``confidence`` (``answerability``) of the passage ranked first, whatever ranked it, measured on its
+weighted score and evidence.
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ class Ranker:
         weights: RankWeights | None = None,
         model: AnswerabilityModel | None = None,
         follow_up: FollowUpWeights | None = None,
+        fusion: str = "weighted",
     ) -> None:
         self.index = index
+        self.fusion = check_fusion(fusion)
         self.texts = texts
         self.weights = weights or shipped_weights()
         self.model = model or shipped_model()
@@ -124,7 +127,6 @@ class Ranker:
         question: str,
         k: int,
         *,
-        fusion: str = "weighted",
         truncated: bool = False,
         context: Candidates | None = None,
         follow: float = 0.0,
@@ -134,7 +136,7 @@ class Ranker:
         A follow-up passes the same candidates' features for its ``context`` and the gate's ``follow``.
         """
         weighted = self.scores(found, context, follow)
-        scores = weighted if check_fusion(fusion) == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
+        scores = weighted if self.fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
         hits = tuple(self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1))
         if not hits:
