@@ -172,16 +172,9 @@ class Handlers:
         return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
     def _ask(self, engine: Engine, question: str, k: int, history: list[str]) -> Answer:
-        if not isinstance(history, list):
-            raise QuestionError("history must be a list of the earlier questions, oldest first")
-        for text in (question, *history):
-            if isinstance(text, str) and len(text) > MAX_QUESTION_CHARS:
-                raise QuestionError(
-                    f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
-                    "(the model reads only the first 250 words or so)"
-                )
+        """The engine's answer (its checks: the question's length, the history's form and cut)."""
         with self.gate.admit():
-            return engine.ask(question, k, history=history[-MAX_HISTORY:])
+            return engine.ask(question, k, history=history)
 
 
 def build(engine: Engine) -> gr.Blocks:

@@ -32,7 +32,7 @@ from scipy.optimize import minimize
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
 from qa.answering import fitted
-from qa.answering.conversation import GateModel, follow_up, parse_conversation
+from qa.answering.conversation import GateModel, parse_conversation
 from qa.answering.engine import Engine
 from qa.answering.rank import FollowUpWeights, RankWeights, shipped_follow_up
 from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
@@ -78,20 +78,16 @@ def as_matrix(found: Candidates) -> np.ndarray:
 
 
 def turns(engine: Engine, questions: Sequence[Question]) -> list[Turn]:
-    """Features of every turn with history, as the engine computes them."""
+    """Features of every turn with history, as the engine reads them (``Engine.prepare``, ``Engine.read``)."""
     out = []
-    for q in questions:
-        if not q.history:
-            continue
-        read = [engine.resolve(h, q.history[:i]) for i, h in enumerate(q.history)] + [engine.resolve(q.q, q.history)]
-        texts = [engine.embedder.truncate(t)[0] for t in read]
-        vectors = dict(zip(texts, engine.embedder.encode(texts), strict=True))
-        reading = engine.read(texts[-1], texts[:-1], vectors)
-        assert reading.context is not None
-        step = follow_up(engine.index, engine.ranker.weights, texts[-1], reading, reading.context)
-        passages = [engine.passages[int(i)] for i in step.found.ids]
+    followed = [q for q in questions if q.history]
+    for q, asked in zip(followed, engine.prepare([q.q for q in followed], [q.history for q in followed]), strict=True):
+        reading = engine.read(asked)
+        assert reading.around is not None and reading.cues is not None and reading.alone is not None
+        passages = [engine.passages[int(i)] for i in reading.found.ids]
         gold = np.array([any(p.start <= g.start and g.end <= p.end for g in q.answers) for p in passages])
-        out.append(Turn(q, np.hstack([as_matrix(step.found), as_matrix(step.around)]), gold, step.cues, step.alone))
+        x = np.hstack([as_matrix(reading.found), as_matrix(reading.around)])
+        out.append(Turn(q, x, gold, reading.cues, reading.alone))
     return out
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.fit_weights [--bench ../shared/bench]
 
-Uses the engine's own candidate features (``Engine.candidates``), so what is fitted is what runs.
+Uses the engine's own candidate features (``Engine.prepare`` then ``Engine.read``), so what is fitted is what runs.
 
 * Rank weights: a listwise softmax over each question's candidates (gold = passages holding a whole
   gold span), fitted on the even-numbered answerable questions of every dev set (article-dev and the
@@ -45,14 +45,12 @@ class Row:
     gold: np.ndarray  # candidates, bool
 
 
-def collect(engine: Engine, questions_path: Path, group: str, weights: RankWeights) -> list[Row]:
+def collect(engine: Engine, questions_path: Path, group: str) -> list[Row]:
     questions = read_questions(questions_path)
     doc = engine.documents[0].name
-    cut = [engine.embedder.truncate(q.q) for q in questions]
-    vectors = engine.embedder.encode([t for t, _ in cut])
     rows = []
-    for i, (question, (text, _), vector) in enumerate(zip(questions, cut, vectors, strict=True)):
-        found = engine.candidates(text, vector)
+    for i, (question, asked) in enumerate(zip(questions, engine.prepare([q.q for q in questions]), strict=True)):
+        found = engine.read(asked).found
         x = np.stack([getattr(found, f) for f in RANK_FEATURES], axis=1).astype(np.float64)
         passages = [engine.passages[int(p)] for p in found.ids]
         gold = np.array(
@@ -130,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for group, doc, questions in [*sets, heldout]:
         print(f"  features: {group}", file=sys.stderr)
         engine = Engine.open([doc], embedder=embedder, index_dir=args.index_dir)
-        rows += collect(engine, questions, group, current)
+        rows += collect(engine, questions, group)
     dev = [r for r in rows if r.group != "article-heldout"]
     held = [r for r in rows if r.group == "article-heldout"]
     even = [r for r in dev if r.index % 2 == 0]

@@ -35,7 +35,6 @@ import urllib.request
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -88,11 +87,6 @@ def article_questions() -> list[str]:
     return [json.loads(line)["q"] for path in QUESTION_FILES for line in path.read_text().splitlines() if line.strip()]
 
 
-def retrieve(engine: Any, question: str, vector: np.ndarray) -> object:
-    """Everything ``ask`` does after the question is embedded: search, rank, highlight."""
-    return engine.ranker.rank(engine.candidates(question, vector), question, 5)
-
-
 def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
     from qa.answering.engine import Engine
 
@@ -109,8 +103,8 @@ def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
         for q in questions:
             rows["ask"].append(timed(partial(engine.ask, q, 5)))
             rows["embed"].append(timed(partial(embedder.encode, [q])))
-            vector = embedder.encode([q])[0]
-            rows["retrieval"].append(timed(partial(retrieve, engine, q, vector)))
+            asked = engine.prepare([q])[0]  # checked, cut and embedded: what ``answer`` takes
+            rows["retrieval"].append(timed(partial(engine.answer, asked, 5)))
             if session is not None and tokenizer is not None:
                 enc = tokenizer.encode_batch([q])[0]
                 columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}

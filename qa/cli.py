@@ -171,7 +171,8 @@ def ask(
     fusion: str,
 ) -> None:
     """Ask QUESTION (or every question of --questions FILE)."""
-    from .answering.engine import check_k, check_question
+    from .answering.engine import check_k
+    from .answering.question import check_question
     from .evaluate import read_questions
 
     with _errors():

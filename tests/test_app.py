@@ -110,7 +110,7 @@ def test_overload_answers_busy_instead_of_failing(fake_engine: Engine) -> None:
 
 
 def test_an_oversized_question_is_refused_with_the_limit(handlers: Handlers) -> None:
-    from app import MAX_QUESTION_CHARS
+    from qa.answering.question import MAX_QUESTION_CHARS
 
     with pytest.raises(gr.Error, match="at most 100,000"):
         handlers.api_ask("x" * (MAX_QUESTION_CHARS + 1), 2)

@@ -124,29 +124,33 @@ def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
 
 
 def test_an_ellipsis_is_read_as_the_question_it_shortens(article_text: str) -> None:
-    from qa.answering.conversation import Names, resolve
+    from qa.answering.question import Names, readings
 
     names = Names([article_text])
+
+    def read_as(question: str, history: list[str]) -> str:
+        return readings(question, history, names)[0]
+
     s7 = "How many Xiangwang S7s were sold in August?"
-    assert resolve("and the M8?", [s7], names) == "How many the M8 were sold in August?"  # a name with a digit
-    assert resolve("What about Baojun?", ["How has Voyah done in the MPV market?"], names) == (
+    assert read_as("and the M8?", [s7]) == "How many the M8 were sold in August?"  # a name with a digit
+    assert read_as("What about Baojun?", ["How has Voyah done in the MPV market?"]) == (
         "How has Baojun done in the MPV market?"
     )
     # A chain of them: each read through the one before.
-    assert resolve("and the S7?", [s7, "and the M8?"], names) == "How many the S7 were sold in August?"
+    assert read_as("and the S7?", [s7, "and the M8?"]) == "How many the S7 were sold in August?"
     for not_one in (
         "and what does it cost?",
         "How much will it cost?",
         "and how did they do that in the end then?",
         "what about its price?",  # a pronoun names nothing to put in: the context reads it instead
     ):
-        assert resolve(not_one, [s7], names) is None
-    assert resolve("and the M8?", [], names) is None
-    # A long chain is read through the turns the context keeps, without recursing through all of them.
-    assert (
-        resolve("and the S7?", [*["and the M8?"] * 5000, s7, "and the M8?"], names)
-        == "How many the S7 were sold in August?"
-    )
+        assert read_as(not_one, [s7]) == not_one
+    assert read_as("and the M8?", []) == "and the M8?"
+    # A long chain is read through the turns the context keeps, not through all of them.
+    long = [*["and the M8?"] * 5000, s7, "and the M8?"]
+    assert read_as("and the S7?", long) == "How many the S7 were sold in August?"
+    assert readings("and the S7?", long, names)[1][-2:] == (s7, "How many the M8 were sold in August?")
+    assert len(readings("and the S7?", long, names)[1]) == 6  # the context keeps the latest six
 
 
 def test_an_ellipsis_says_how_it_was_read(fake_engine: Engine) -> None:

@@ -4,11 +4,13 @@
     answer = engine.ask("What did GAC Group launch together with Huawei Qiankun?", k=5)
     answer.to_json()
 
-A question goes: check it → cut it to what the model reads → embed it → read it in its conversation
-→ search the index → rank. ``history`` (the earlier questions, oldest first) is data passed in, never
-state kept here: the same question with the same history gets the same answer. The CLI, the Gradio
-app, the evaluation and the benchmarks all go through here.
-"""
+A question's trip, each step entered once and none calling back up: ``prepare`` checks it, reads it in
+its conversation and cuts it to what the model reads (``question``), embeds it, and hands on one
+``Asked`` record; ``conversation.read`` finds its candidates (``search``) and, for a follow-up, its
+context and the gate's weight; ``Ranker.rank`` makes the ``Answer`` (``results``), which says which
+earlier question it followed. ``history`` (the earlier questions, oldest first) is data passed in,
+never state kept here: the same question with the same history gets the same answer. The CLI, the
+Gradio app, the evaluation and the benchmarks all go through here."""
 
 from __future__ import annotations
 
@@ -28,18 +30,10 @@ from ..errors import QuestionError
 from ..models import embedders
 from ..models.embed import Embedder, Progress
 from ..retrieval.index import IndexConfig, SearchIndex
-from ..retrieval.search import Candidates, Query, search
 from ..retrieval.store import Notice, StoredIndex, open_index
-from .conversation import (
-    MAX_TURNS,
-    Names,
-    Reading,
-    follow_up,
-    follows,
-    make_context,
-    resolve,
-    shipped_gate,
-)
+from . import conversation
+from .conversation import Reading, shipped_gate
+from .question import Asked, Names, check_history, check_question, readings
 from .rank import Ranker
 from .results import Answer, ReadAs
 
@@ -126,79 +120,71 @@ class Engine:
         return self.ask_many([question], k, histories=[history])[0]
 
     def ask_many(
-        self,
-        questions: Sequence[str],
-        k: int = DEFAULT_K,
-        *,
-        histories: Sequence[Sequence[str]] | None = None,
+        self, questions: Sequence[str], k: int = DEFAULT_K, *, histories: Sequence[Sequence[str]] | None = None
     ) -> list[Answer]:
         """``ask`` for several questions (each with its own history), embedding them in one batch."""
         k = check_k(k)
-        turns = [list(h) for h in histories] if histories is not None else [[] for _ in questions]
+        return [self.answer(asked, k) for asked in self.prepare(questions, histories)]
+
+    def prepare(self, questions: Sequence[str], histories: Sequence[Sequence[str]] | None = None) -> list[Asked]:
+        """Each question checked, read in its conversation, cut to what the model reads and embedded
+        (all in one batch), with the earlier questions its context keeps: the record it travels as."""
+        turns = [check_history(h) for h in histories] if histories is not None else [() for _ in questions]
         if len(turns) != len(questions):
             raise QuestionError(f"{len(questions)} questions came with {len(turns)} histories; give one for each")
-        for question, history in zip(questions, turns, strict=True):
+        for question in questions:
             check_question(question)
-            for earlier in history:
-                check_question(earlier, "an earlier question of the conversation")
-        # An ellipsis ("And the M8?") is read as the question it shortens, in the history as now; only
-        # the turns the context keeps are read and embedded.
-        read = [[self.resolve(h, t[:i]) for i, h in enumerate(t) if i >= len(t) - MAX_TURNS] for t in turns]
-        own = [self.resolve(q, history) for q, history in zip(questions, turns, strict=True)]
-        cut = {text: self.embedder.truncate(text) for text in {*own, *(h for t in read for h in t)}}
-        vectors = self.vectors.get([cut[q][0] for q in own], [cut[h][0] for history in read for h in history])
-        return [
-            self._answer(q, o, h, r, k, cut, vectors) for q, o, h, r in zip(questions, own, turns, read, strict=True)
+        # An ellipsis ("And the M8?") is read as the question it shortens, in the history as now.
+        read_as = [
+            readings(q, h, self._corpus_names()) if h else (q, ()) for q, h in zip(questions, turns, strict=True)
         ]
+        cut = {text: self.embedder.truncate(text) for own, earlier in read_as for text in (own, *earlier)}
+        vectors = self.vectors.get(
+            [cut[own][0] for own, _ in read_as], [cut[h][0] for _, earlier in read_as for h in earlier]
+        )
+        prepared = []
+        for question, history, (own, earlier) in zip(questions, turns, read_as, strict=True):
+            text, truncated = cut[own]
+            texts = tuple(cut[h][0] for h in earlier)
+            stacked = (
+                np.stack([vectors[h] for h in texts]) if texts else np.empty((0, self.embedder.dimension), np.float32)
+            )
+            first = len(history) - len(earlier)  # the earlier questions the context keeps start here
+            prepared.append(
+                Asked(question, own, text, truncated, vectors[text], history[first:], texts, stacked, first)
+            )
+        return prepared
 
-    def resolve(self, question: str, history: Sequence[str]) -> str:
-        """``question`` as read in its conversation: an ellipsis spelled out, anything else as asked."""
-        if not history:
-            return question
+    def read(self, asked: Asked) -> Reading:
+        """How the engine reads a prepared question: its candidates with their features, and for a
+        follow-up its context and the gate's weight (what the fit scripts fit on)."""
+        return conversation.read(self.index, self.ranker.weights, self.gate, asked)
+
+    def answer(self, asked: Asked, k: int = DEFAULT_K) -> Answer:
+        """The ``Answer`` to a prepared question: read, ranked, and tied to the earlier question it followed."""
+        reading = self.read(asked)
+        answer = self.ranker.rank(
+            reading.found, asked.question, k, truncated=asked.truncated, context=reading.around, follow=reading.follow
+        )
+        if reading.context is None or not answer.hits:
+            return answer
+        spelled = asked.read_as if asked.read_as != asked.question else None  # an ellipsis, read as it shortens
+        unchanged = answer.hits[0].passage == self.index.passages[reading.best_alone]
+        if spelled is None and (reading.follow < READ_AS_MIN or unchanged):
+            return answer  # the conversation changed neither the question nor its best passage
+        # The thread it took: the earlier question closest to the answer's top passage.
+        row = self._rows[answer.hits[0].passage]
+        closest = int(np.argmax(reading.context.vectors @ self.index.dense.vectors(row, row + 1)[0]))
+        # The earlier question is shown as it was asked (an ellipsis too): it is the user's own words.
+        turn = ReadAs(asked.earlier[closest], asked.first_turn + closest + 1, reading.follow, spelled)
+        return dataclasses.replace(answer, context=turn)
+
+    def _corpus_names(self) -> Names:
+        """The corpus's names, for reading an ellipsis (made when first needed)."""
         with self._lock:
             if self._names is None:
                 self._names = Names(list(self.texts.values()))
-        return resolve(question, history, self._names) or question
-
-    def read(self, question: str, history: Sequence[str], vectors: dict[str, np.ndarray]) -> Reading:
-        """The question (as the model reads it) with the context of its earlier questions, if any."""
-        own = Query(vectors[question], self.index.lexical.terms(question))
-        if not history:
-            return Reading(own)
-        return Reading(own, make_context(history, np.stack([vectors[h] for h in history]), self.index.lexical.terms))
-
-    def candidates(self, text: str, vector: np.ndarray) -> Candidates:
-        """Candidate passages and their features for a question read as ``text`` and embedded as ``vector``."""
-        return search(self.index, Query(vector, self.index.lexical.terms(text)))
-
-    def _answer(
-        self,
-        question: str,
-        read_as: str,
-        history: list[str],
-        read: list[str],
-        k: int,
-        cut: dict[str, tuple[str, bool]],
-        vectors: dict[str, np.ndarray],
-    ) -> Answer:
-        text, truncated = cut[read_as]
-        reading = self.read(text, [cut[h][0] for h in read], vectors)
-        if reading.context is None:
-            return self.ranker.rank(search(self.index, reading.own), question, k, truncated=truncated)
-        step = follow_up(self.index, self.ranker.weights, text, reading, reading.context)
-        follow = self.gate.probability(step.cues)
-        answer = self.ranker.rank(step.found, question, k, truncated=truncated, context=step.around, follow=follow)
-        if not answer.hits:
-            return answer
-        spelled = read_as if read_as != question else None  # an ellipsis, read as the question it shortens
-        unchanged = answer.hits[0].passage == self.index.passages[step.best_alone()]
-        if spelled is None and (follow < READ_AS_MIN or unchanged):
-            return answer  # the conversation changed neither the question nor its best passage
-        row = self._rows[answer.hits[0].passage]
-        turn = follows(reading.context, self.index.dense.vectors(row, row + 1)[0])
-        turn += len(history) - len(reading.context.questions)  # the context keeps only the latest turns
-        # The earlier question is shown as it was asked (an ellipsis too): it is the user's own words.
-        return dataclasses.replace(answer, context=ReadAs(history[turn], turn + 1, follow, spelled))
+            return self._names
 
 
 class VectorCache:
@@ -229,21 +215,6 @@ class VectorCache:
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
         return found
-
-
-def check_question(question: object, what: str = "the question") -> str:
-    """The question if usable; else ``QuestionError`` saying what to ask instead."""
-    if not isinstance(question, str):
-        raise QuestionError(f"{what} must be text, not {type(question).__name__}")
-    if not question.strip():
-        raise QuestionError(f"{what} is empty; type a question about the article")
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, e.g. from a shell
-        raise QuestionError(
-            f"{what} holds bytes that are not valid UTF-8; type it again, or set the terminal to UTF-8"
-        ) from None
-    return question
 
 
 def check_k(k: object) -> int:
