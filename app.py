@@ -4,7 +4,7 @@
 
 Serves on http://127.0.0.1:7860 unless ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` say otherwise;
 a public share link is opened only with ``--share``. Layout and wiring only: the answers come from
-``qa.engine``, each session's documents from ``qa.workspace``, the HTML from ``qa.web``.
+``qa.answering.engine``, each session's documents from ``qa.app.workspace``, the HTML from ``qa.app.web``.
 """
 
 from __future__ import annotations
@@ -29,24 +29,24 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 from starlette.middleware import Middleware
 
-from qa import export, settings, web
-from qa.chat import Session
-from qa.embedders import make_embedder
-from qa.engine import DEFAULT_K, Engine, check_k, check_question
+from qa import settings
+from qa.answering.engine import DEFAULT_K, Engine, check_k
+from qa.answering.question import check_history, check_question
+from qa.answering.results import Answer, Hit
+from qa.app import export, web
+from qa.app.chat import Session
+from qa.app.server import ApiGuard, BodyLimit, CoalescingEmbedder, Gate, UploadQuota
+from qa.app.sessions import Sessions
+from qa.app.workspace import Workspaces
 from qa.errors import QAError, QuestionError
-from qa.results import Answer, Hit
-from qa.server import ApiGuard, BodyLimit, CoalescingEmbedder, Gate, UploadQuota
-from qa.sessions import Sessions
-from qa.workspace import Workspaces
+from qa.models.embedders import make_embedder
 
 MAX_K = 10
 CHAT_CONCURRENCY = 8  # chat turns run at once (a turn may wait for documents being read); more wait in the queue
 QUEUE_SIZE = 64  # beyond this many waiting chat turns, Gradio tells the user the app is busy
 ACTIVE = 16  # questions answered at once (they share forward passes); more wait...
 WAITING = 20  # ...up to this many (Gradio runs at most 40 handlers); beyond, callers are told "busy"
-MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads only the first ~250 words
 MAX_BODY_BYTES = 2_000_000  # larger HTTP requests are refused with 413 (uploads: see launch)
-MAX_HISTORY = 20  # earlier questions passed on to the engine (it reads the latest few)
 UPLOAD_PATH = "/gradio_api/upload"
 ASK_PATHS = ("/gradio_api/run/ask", "/gradio_api/call/ask")
 UPLOAD_FILES_PER_WINDOW = 4  # a client may upload this many documents at the size limit every 10 minutes
@@ -279,30 +279,20 @@ class Handlers:
         return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
     def _ask(self, engine: Engine, question: str, k: int, history: list[str]) -> Answer:
-        if not isinstance(history, list):
-            raise QuestionError("history must be a list of the earlier questions, oldest first")
-        for text in (question, *history):
-            if isinstance(text, str) and len(text) > MAX_QUESTION_CHARS:
-                raise QuestionError(
-                    f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
-                    "(the model reads only the first 250 words or so)"
-                )
+        """The engine's answer (its checks: the question's length, the history's form and cut)."""
         with self.gate.admit(), self.sessions.jobs.turns.answering():  # documents being read give way
-            return engine.ask(question, k, history=history[-MAX_HISTORY:])
+            return engine.ask(question, k, history=history)
 
 
 def check_ask(data: list[Any]) -> str | None:
-    """What is wrong with the inputs of a call to ``/ask`` over HTTP (``[question, k, history]``), or None."""
+    """What is wrong with the inputs of a call to ``/ask`` over HTTP (``[question, k, history]``), or None:
+    the engine's own checks, made before the app reads the call."""
     if len(data) > 3:
         return f"/ask takes [question, k, history], not {len(data)} inputs"
     question, k, history = data
-    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        return "history must be a list of the earlier questions (text), oldest first"
     try:
-        for text in (question, *history):
-            check_question(text)
-            if len(text) > MAX_QUESTION_CHARS:
-                return f"a question is {len(text):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
+        check_question(question)
+        check_history(history)
         check_k(k)
     except QuestionError as exc:
         return str(exc)

@@ -11,9 +11,9 @@ loaded once):
    chunk_size=1000, chunk_overlap=200, separators ``["\\n\\n", "\\n", " ", ""]``, length in characters;
    chunks embedded and searched by cosine with an exact FAISS inner-product index (top 5).
 2. The same with 500/100.
-3. Paragraphs (``qa.structure.parse_layout``; the title line is its own passage), dense cosine ranking
-   and BM25 ranking (``qa.lexical``) fused by reciprocal rank fusion with k=60.
-4. This engine (``qa.engine.Engine``), index built in a temporary folder: its first step (the same
+3. Paragraphs (``qa.documents.structure.parse_layout``; the title line is its own passage), dense cosine ranking
+   and BM25 ranking (``qa.retrieval.lexical``) fused by reciprocal rank fusion with k=60.
+4. This engine (``qa.answering.engine.Engine``), index built in a temporary folder: its first step (the same
    passages ranked by plain RRF of dense and BM25, ``--fusion rrf``) and the engine as it ships.
 
 Peers neither highlight nor reject: their highlight@1 is shown as "–" and their rejection rates are 0
@@ -34,17 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.corpus import Document, read_document
-from qa.dense import DenseIndex
-from qa.embed import Embedder
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering.engine import Engine
+from qa.answering.results import Answer, Highlight, Hit
+from qa.documents.corpus import Document, read_document
+from qa.documents.passages import Passage
+from qa.documents.structure import parse_layout
 from qa.evaluate import Metrics, Question, evaluate, mean_metrics, read_questions
-from qa.lexical import LexicalIndex, terms
-from qa.passages import Passage
-from qa.results import Answer, Highlight, Hit
-from qa.search import top_ids
-from qa.structure import parse_layout
+from qa.models.embed import Embedder
+from qa.models.embedders import make_embedder
+from qa.retrieval.dense import DenseIndex
+from qa.retrieval.lexical import LexicalConfig, LexicalIndex
+from qa.retrieval.search import top_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BENCH = ROOT.parent / "shared" / "bench"
@@ -94,7 +94,7 @@ class FusedRetriever(Retriever):
     def rank(self, vector: np.ndarray, question: str, k: int) -> np.ndarray:
         n = self._dense.size
         _, dense_ids = self._dense.search(vector, n)
-        bm25 = self._lexical.scores(terms(question))
+        bm25 = self._lexical.scores(self._lexical.terms(question))
         lexical_ids = top_ids(bm25, n)
         lexical_ids = lexical_ids[bm25[lexical_ids] > 0]
         fused = np.zeros(n, dtype=np.float64)
@@ -169,7 +169,7 @@ def recursive_chunks(text: str, chunk_size: int, chunk_overlap: int) -> list[Spa
 
 
 def paragraph_spans(text: str) -> list[Span]:
-    """The title line (if any) and every body paragraph, as ``qa.structure`` sees them."""
+    """The title line (if any) and every body paragraph, as ``qa.documents.structure`` sees them."""
     layout = parse_layout(text)
     blocks = [layout.title] if layout.title else []
     blocks.extend(layout.paragraphs)
@@ -183,6 +183,7 @@ def peer_setups() -> list[Setup]:
         return DenseRetriever(vectors)
 
     def fused(text: str, spans: list[Span], vectors: np.ndarray) -> Retriever:
+        terms = LexicalConfig().make_tokenizer().terms
         return FusedRetriever(vectors, [terms(text[s:e]) for s, e in spans])
 
     return [
@@ -226,7 +227,6 @@ class Peer:
         k: int = K,
         *,
         histories: Sequence[Sequence[str]] | None = None,
-        fusion: str = "weighted",
     ) -> list[Answer]:
         """Each question on its own (peers have no notion of a conversation)."""
         text = self._document.text
@@ -292,8 +292,9 @@ class Runner:
             self._timed(setup.name, began)
         began = time.perf_counter()
         engine = self._engine(bench.document)
-        for name, fusion in ((ENGINE_RRF, "rrf"), (ENGINE, "weighted")):
-            out[name] = evaluate(engine, questions, doc, K, fusion=fusion)
+        rrf = Engine(engine.corpus, engine.index, engine.embedder, engine.stored, vectors=engine.vectors, fusion="rrf")
+        for name, ranked in ((ENGINE_RRF, rrf), (ENGINE, engine)):
+            out[name] = evaluate(ranked, questions, doc, K)
         self._timed(ENGINE, began)
         return out
 

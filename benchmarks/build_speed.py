@@ -31,7 +31,7 @@ from benchmarks.common import ARTICLE, median_of
 
 def build(corpus: Any, files: Sequence[Path], embedder: Any) -> None:
     """``qa index`` into an empty folder (the model loaded, its export cached)."""
-    from qa.store import open_index
+    from qa.retrieval.store import open_index
 
     with tempfile.TemporaryDirectory() as folder:
         open_index(corpus, files, embedder, root=Path(folder))
@@ -48,11 +48,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import torch
 
-    from qa.corpus import load_corpus
-    from qa.embed_torch import SentenceTransformerEmbedder
-    from qa.embedders import make_embedder
-    from qa.engine import Engine
+    from qa.answering.engine import Engine
+    from qa.documents.corpus import load_corpus
     from qa.evaluate import read_questions
+    from qa.models.embed_torch import SentenceTransformerEmbedder
+    from qa.models.embedders import make_embedder
 
     files = [ARTICLE, *sorted((args.bench / "squad-dev").glob("*.txt"))]
     corpus = load_corpus(files)

@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT))  # tests/documents.py makes the files, as the test
 
 from benchmarks import common  # noqa: E402
 from qa import settings  # noqa: E402
-from qa.corpus import read_document  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
-from qa.embedders import make_embedder  # noqa: E402
-from qa.engine import Engine  # noqa: E402
+from qa.answering.engine import Engine  # noqa: E402
+from qa.app.workspace import Source, Workspaces  # noqa: E402
+from qa.documents.corpus import read_document  # noqa: E402
 from qa.evaluate import Question, evaluate, read_questions  # noqa: E402
-from qa.workspace import Source, Workspaces  # noqa: E402
+from qa.models.embed import Embedder  # noqa: E402
+from qa.models.embedders import make_embedder  # noqa: E402
 from tests.documents import page_html, print_pdf, word_file  # noqa: E402
 
 ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"

@@ -1,4 +1,4 @@
-"""Fit the calibrated answerability score (``qa/answerability.py``) and check it on held-out questions.
+"""Fit the calibrated answerability score (``qa/answering/answerability.py``) and check it on held-out questions.
 
     .venv/bin/python -m benchmarks.fit_answerability [--bench ../shared/bench] [--write] [--plot docs/reliability.png]
 
@@ -15,7 +15,7 @@ most 5 % of its answerable SQuAD ones. Everything is reported on the *held-out* 
 * held out: ``article-heldout``, the odd rows of ``answerable-article``/``unanswerable-article``, the
   SQuAD articles Packet_switching, Steam_engine and Warsaw, the other half of the dialogues.
 
-``--write`` saves the model to ``qa/answerability.json``; ``--plot`` draws the reliability diagram of
+``--write`` saves the model to ``qa/answering/answerability.json``; ``--plot`` draws the reliability diagram of
 the held-out rows (matplotlib, ``pip install -e '.[bench]'``). Calibration error is measured over 10
 equal-width bins of confidence, each weighted by its share of the rows.
 """
@@ -33,10 +33,11 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
-from qa.answerability import DIRECTION, FEATURES, MODEL_FILE, AnswerabilityModel
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering import fitted
+from qa.answering.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model
+from qa.answering.engine import Engine
 from qa.evaluate import Question, first_hit_rank, read_questions
+from qa.models.embedders import make_embedder
 
 ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
 FIT_SQUAD = ("Force", "Harvard_University", "Normans")
@@ -209,7 +210,9 @@ def report(rows: Sequence[Row], threshold: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_answerability", __doc__)
-    parser.add_argument("--write", action="store_true", help=f"save the fitted model to {MODEL_FILE}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"save the fitted model to {fitted.path_of('answerability')}"
+    )
     parser.add_argument("--plot", type=Path, default=None, help="draw the reliability diagram to this PNG")
     args = parser.parse_args(argv)
     fit, held = collect(args.bench)
@@ -222,11 +225,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("  " + json.dumps(dict(zip(FEATURES, [round(c, 3) for c in model.coef], strict=True))))
     print("\nheld out, as fitted here:")
     report(held, model.threshold)
-    print("\nheld out, as shipped (qa/answerability.json):")
-    report(shipped, json.loads(MODEL_FILE.read_text())["threshold"])
+    print("\nheld out, as shipped (qa/answering/answerability.json):")
+    report(shipped, shipped_model().threshold)
     if args.write:
-        MODEL_FILE.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-        print(f"\nwrote {MODEL_FILE}")
+        print(f"\nwrote {fitted.write('answerability', model.to_json(), AnswerabilityModel.from_fields)}")
     if args.plot:
         plot(held, args.plot)
         print(f"wrote {args.plot}")

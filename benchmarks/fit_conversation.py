@@ -1,4 +1,4 @@
-"""Fit how follow-up questions are read (``qa/conversation.py``, ``qa/rank.py``) and check it on held-out dialogues.
+"""Fit how follow-up questions are read (``qa/answering/conversation.py``, ``rank.py``), checked on held-out dialogues.
 
     .venv/bin/python -m benchmarks.fit_conversation [--bench ../shared/bench]
 
@@ -14,8 +14,9 @@ its own article. Three things are fitted, in the engine's own features:
 * the follow-up answered threshold: the lowest score that refuses at most 6 % of the fitted answerable
   follow-ups.
 
-It prints the parameters as the library holds them, then hit@1/hit@3/highlight@1 and refusals per kind
-of turn on both halves, with the parameters in the library (as shipped) and as fitted here.
+It prints the parameters fitted (``--write`` saves the weights and the gate to
+``qa/answering/conversation.json``, which the engine reads), then hit@1/hit@3/highlight@1 and refusals
+per kind of turn on both halves, with the parameters in the library (as shipped).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
-from qa.conversation import follow_up
-from qa.embed import Embedder
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering import fitted
+from qa.answering.conversation import GateModel, parse_conversation
+from qa.answering.engine import Engine
+from qa.answering.rank import FollowUpWeights, RankWeights, shipped_follow_up
 from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
-from qa.rank import FollowUpWeights, RankWeights
-from qa.search import Candidates
+from qa.models.embed import Embedder
+from qa.models.embedders import make_embedder
+from qa.retrieval.search import Candidates
 
 FEATURES = ("dense", "sentence", "lexical", "coverage")
 MAX_WRONG = 0.06
@@ -76,20 +78,16 @@ def as_matrix(found: Candidates) -> np.ndarray:
 
 
 def turns(engine: Engine, questions: Sequence[Question]) -> list[Turn]:
-    """Features of every turn with history, as the engine computes them."""
+    """Features of every turn with history, as the engine reads them (``Engine.prepare``, ``Engine.read``)."""
     out = []
-    for q in questions:
-        if not q.history:
-            continue
-        read = [engine.resolve(h, q.history[:i]) for i, h in enumerate(q.history)] + [engine.resolve(q.q, q.history)]
-        texts = [engine.embedder.truncate(t)[0] for t in read]
-        vectors = dict(zip(texts, engine.embedder.encode(texts), strict=True))
-        reading = engine.read(texts[-1], texts[:-1], vectors)
-        assert reading.context is not None
-        step = follow_up(engine.index, engine.ranker.weights, texts[-1], reading, reading.context)
-        passages = [engine.passages[int(i)] for i in step.found.ids]
+    followed = [q for q in questions if q.history]
+    for q, asked in zip(followed, engine.prepare([q.q for q in followed], [q.history for q in followed]), strict=True):
+        reading = engine.read(asked)
+        assert reading.around is not None and reading.cues is not None and reading.alone is not None
+        passages = [engine.passages[int(i)] for i in reading.found.ids]
         gold = np.array([any(p.start <= g.start and g.end <= p.end for g in q.answers) for p in passages])
-        out.append(Turn(q, np.hstack([as_matrix(step.found), as_matrix(step.around)]), gold, step.cues, step.alone))
+        x = np.hstack([as_matrix(reading.found), as_matrix(reading.around)])
+        out.append(Turn(q, x, gold, reading.cues, reading.alone))
     return out
 
 
@@ -159,20 +157,25 @@ def report(engines: dict[Path, Engine], rows: Sequence[tuple[Path, list[Question
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_conversation", __doc__)
+    parser.add_argument("--write", action="store_true", help=f"save the fit to {fitted.path_of('conversation')}")
     args = parser.parse_args(argv)
     embedder: Embedder = make_embedder()
     fit_half, report_half = halves(args.bench)
     engines = {path: Engine.open([path], embedder=embedder) for path, _ in fit_half}
     data = [t for path, qs in fit_half for t in turns(engines[path], qs)]
-    shipped = FollowUpWeights()
+    shipped = shipped_follow_up()
     start = np.array([getattr(w, f) for w in (shipped.own, shipped.context) for f in FEATURES])
     w = fit_rank(data, start)
     gate = fit_gate(data)
     threshold = fit_threshold(data, w)
     print("Fitted on dialogues-article-a and the odd SQuAD dialogues:")
     print(f"  {weights_of(w)}")
-    print(f"  GateModel(weights={tuple(float(round(g, 2)) for g in gate)})")
+    gate_model = GateModel(tuple(float(round(g, 2)) for g in gate))
+    print(f"  {gate_model}")
     print(f"  follow-up score refusing {MAX_WRONG:.0%} of the fitted answerable follow-ups: {threshold:.2f}")
+    if args.write:
+        params = {"follow_up": weights_of(w).to_json(), "gate": gate_model.to_json()}
+        print(f"  wrote {fitted.write('conversation', params, parse_conversation)}")
     for half, rows in (("fit half", fit_half), ("held-out half", report_half)):
         print(f"\nEach question read alone (no history), {half}:")
         report(engines, rows, alone=True)

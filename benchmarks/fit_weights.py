@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.fit_weights [--bench ../shared/bench]
 
-Uses the engine's own candidate features (``Engine.candidates``), so what is fitted is what runs.
+Uses the engine's own candidate features (``Engine.prepare`` then ``Engine.read``), so what is fitted is what runs.
 
 * Rank weights: a listwise softmax over each question's candidates (gold = passages holding a whole
   gold span), fitted on the even-numbered answerable questions of every dev set (article-dev and the
@@ -10,7 +10,8 @@ Uses the engine's own candidate features (``Engine.candidates``), so what is fit
   and the article held-out set (``benchmarks/data``), which is never fitted on.
 Whether a question is answered is fitted by ``benchmarks/fit_answerability.py``.
 
-It prints the weights and the threshold as ``qa/rank.py`` holds them.
+It prints the weights fitted on all dev questions; ``--write`` saves them (to two decimals) to
+``qa/answering/rank.json``, which the engine reads.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import ARTICLE, DATA
-from qa.embedders import make_embedder
-from qa.engine import Engine
+from qa.answering import fitted
+from qa.answering.engine import Engine
+from qa.answering.rank import RANK_FEATURES, RankWeights, shipped_weights
 from qa.evaluate import read_questions
-from qa.rank import RankWeights
-
-RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
+from qa.models.embedders import make_embedder
 
 
 @dataclass
@@ -45,14 +45,12 @@ class Row:
     gold: np.ndarray  # candidates, bool
 
 
-def collect(engine: Engine, questions_path: Path, group: str, weights: RankWeights) -> list[Row]:
+def collect(engine: Engine, questions_path: Path, group: str) -> list[Row]:
     questions = read_questions(questions_path)
     doc = engine.documents[0].name
-    cut = [engine.embedder.truncate(q.q) for q in questions]
-    vectors = engine.embedder.encode([t for t, _ in cut])
     rows = []
-    for i, (question, (text, _), vector) in enumerate(zip(questions, cut, vectors, strict=True)):
-        found = engine.candidates(text, vector)
+    for i, (question, asked) in enumerate(zip(questions, engine.prepare([q.q for q in questions]), strict=True)):
+        found = engine.read(asked).found
         x = np.stack([getattr(found, f) for f in RANK_FEATURES], axis=1).astype(np.float64)
         passages = [engine.passages[int(p)] for p in found.ids]
         gold = np.array(
@@ -112,11 +110,12 @@ def show(label: str, table: dict[str, tuple[float, float, int]]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_weights", __doc__)
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default $QA_INDEX_DIR)")
+    parser.add_argument("--write", action="store_true", help=f"save the weights to {fitted.path_of('rank')}")
     args = parser.parse_args(argv)
     print(f"`python -m benchmarks.fit_weights {' '.join(sys.argv[1:])}`\n")
 
     embedder = make_embedder()
-    current = RankWeights()
+    current = shipped_weights()
     article = ARTICLE
     sets = [("article-dev", article, args.bench / "article-dev.questions.jsonl")]
     sets += [
@@ -129,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for group, doc, questions in [*sets, heldout]:
         print(f"  features: {group}", file=sys.stderr)
         engine = Engine.open([doc], embedder=embedder, index_dir=args.index_dir)
-        rows += collect(engine, questions, group, current)
+        rows += collect(engine, questions, group)
     dev = [r for r in rows if r.group != "article-heldout"]
     held = [r for r in rows if r.group == "article-heldout"]
     even = [r for r in dev if r.index % 2 == 0]
@@ -155,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  fitted on all dev questions: {np.round(w_all, 3).tolist()}")
     show("  -> dev (fitted)", hits(dev, w_all))
     show("  -> article held-out", hits(held, w_all))
+    if args.write:
+        weights = RankWeights(*(float(round(v, 2)) for v in w_all))
+        print(f"\nwrote {fitted.write('rank', weights.to_json(), RankWeights.from_fields)}")
 
 
 if __name__ == "__main__":

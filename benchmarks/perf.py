@@ -35,7 +35,6 @@ import urllib.request
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -88,13 +87,8 @@ def article_questions() -> list[str]:
     return [json.loads(line)["q"] for path in QUESTION_FILES for line in path.read_text().splitlines() if line.strip()]
 
 
-def retrieve(engine: Any, question: str, vector: np.ndarray) -> object:
-    """Everything ``ask`` does after the question is embedded: search, rank, highlight."""
-    return engine.ranker.rank(engine.candidates(question, vector), question, 5)
-
-
 def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
-    from qa.engine import Engine
+    from qa.answering.engine import Engine
 
     engine = Engine.open([ARTICLE], index_dir=index_dir)
     questions = article_questions()
@@ -109,8 +103,8 @@ def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
         for q in questions:
             rows["ask"].append(timed(partial(engine.ask, q, 5)))
             rows["embed"].append(timed(partial(embedder.encode, [q])))
-            vector = embedder.encode([q])[0]
-            rows["retrieval"].append(timed(partial(retrieve, engine, q, vector)))
+            asked = engine.prepare([q])[0]  # checked, cut and embedded: what ``answer`` takes
+            rows["retrieval"].append(timed(partial(engine.answer, asked, 5)))
             if session is not None and tokenizer is not None:
                 enc = tokenizer.encode_batch([q])[0]
                 columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
@@ -143,7 +137,7 @@ def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
 
 def follow_up_latency(index_dir: Path, repeats: int) -> str:
     """A follow-up (warm: its earlier questions were asked before) against the same question alone."""
-    from qa.engine import Engine
+    from qa.answering.engine import Engine
     from qa.evaluate import read_questions
 
     engine = Engine.open([ARTICLE], index_dir=index_dir)
@@ -172,7 +166,7 @@ def follow_up_latency(index_dir: Path, repeats: int) -> str:
 
 TORCH_DRIVER = """
 import json, sys, time, torch
-from qa.embed_torch import SentenceTransformerEmbedder
+from qa.models.embed_torch import SentenceTransformerEmbedder
 st = SentenceTransformerEmbedder().model
 questions, repeats, out = json.loads(sys.argv[1]), int(sys.argv[2]), []
 with torch.inference_mode():
@@ -264,9 +258,9 @@ def app_start(env: dict[str, str]) -> float:
 
 
 def article_build(repeats: int) -> str:
-    from qa.corpus import load_corpus
-    from qa.embedders import make_embedder
-    from qa.store import open_index
+    from qa.documents.corpus import load_corpus
+    from qa.models.embedders import make_embedder
+    from qa.retrieval.store import open_index
 
     corpus = load_corpus([ARTICLE])
     embedder = make_embedder()
@@ -291,9 +285,9 @@ LARGE_DRIVER = """
 import json, resource, sys, time
 from pathlib import Path
 from typing import Any
-from qa.corpus import load_corpus
-from qa.embedders import make_embedder
-from qa.store import open_index
+from qa.documents.corpus import load_corpus
+from qa.models.embedders import make_embedder
+from qa.retrieval.store import open_index
 folder, root = Path(sys.argv[1]), Path(sys.argv[2])
 began = time.perf_counter()
 embedder = make_embedder()
@@ -316,8 +310,8 @@ print(json.dumps({
 
 
 def large_build(target: int) -> str:
-    from qa.corpus import load_corpus
-    from qa.passages import split_documents
+    from qa.documents.corpus import load_corpus
+    from qa.documents.passages import split_documents
 
     sources = load_corpus(sorted((SHARED / "squad-dev").glob("*.txt"))).documents
     per_copy = len(split_documents(sources))
@@ -353,9 +347,9 @@ def large_build(target: int) -> str:
 
 def embedding_throughput(count: int) -> str:
     """Texts per second of the embedder alone, on SQuAD passages and on their sentences."""
-    from qa.corpus import load_corpus
-    from qa.embedders import make_embedder
-    from qa.passages import split_documents
+    from qa.documents.corpus import load_corpus
+    from qa.documents.passages import split_documents
+    from qa.models.embedders import make_embedder
 
     docs = load_corpus(sorted((SHARED / "squad-dev").glob("*.txt"))).documents
     texts = {d.name: d.text for d in docs}

@@ -1,13 +1,13 @@
 """Dense search at scale: exact (``IndexFlatIP``) against approximate (HNSW) on synthetic vectors.
 
 What it measures, for each ``--sizes`` n (default 50,000 and 500,000 vectors of dimension 384,
-the size of all-MiniLM-L6-v2 embeddings), with both indexes made by ``qa.dense.DenseIndex.build``
+the size of all-MiniLM-L6-v2 embeddings), with both indexes made by ``qa.retrieval.dense.DenseIndex.build``
 (exact: ``exact_limit`` above n; HNSW: ``exact_limit`` below n, i.e. the engine's M, efConstruction
 and efSearch):
 
 * build time, and index memory as the size of ``faiss.serialize_index`` (what ``save`` writes);
 * latency of one ``DenseIndex.search`` call with a single query (what the engine does per question)
-  at k=10 and at k=100 (``qa.search.DEPTH``, the engine's candidate depth): p50/p95/p99 in ms over
+  at k=10 and at k=100 (``qa.retrieval.search.DEPTH``, the engine's candidate depth): p50/p95/p99 in ms over
   ``--queries`` queries, after a short warm-up;
 * recall@10 and recall@100 of HNSW against exact search (fraction of the true top-k returned);
 * an HNSW efSearch sweep (32, 64, 128, 256, 512): p50 and recall at k=10 and k=100, to pick the setting
@@ -73,20 +73,20 @@ DIMENSION = 384
 DEFAULT_SIZES = (50_000, 500_000)
 DEFAULT_CROSSOVER = (10_000, 25_000, 50_000, 100_000, 200_000)
 DEFAULT_EF_SEARCH = (32, 64, 128, 256, 512)
-ENGINE_DEPTH = 100  # qa.search.DEPTH: candidates taken from the dense retriever per question
+ENGINE_DEPTH = 100  # qa.retrieval.search.DEPTH: candidates taken from the dense retriever per question
 WARMUP = 20
 CHUNK = 50_000
 _START = time.perf_counter()
 
 
 def _import_dense() -> ModuleType:
-    """``qa.dense``, importable when run as ``python benchmarks/search_scale.py`` from anywhere."""
+    """``qa.retrieval.dense``, importable when run as ``python benchmarks/search_scale.py`` from anywhere."""
     root = str(Path(__file__).resolve().parents[1])
     if root not in sys.path:
         sys.path.insert(0, root)
-    import qa.dense
+    import qa.retrieval.dense
 
-    return qa.dense
+    return qa.retrieval.dense
 
 
 def log(message: str) -> None:
@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Command: `" + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]) + "`\n")
     print("\n".join(machine_facts(faiss, threads)))
     print(
-        f"- engine HNSW settings (qa.dense): M={dense.HNSW_M}, efConstruction={dense.HNSW_EF_CONSTRUCTION}, "
+        f"- engine HNSW settings (qa.retrieval.dense): M={dense.HNSW_M}, efConstruction={dense.HNSW_EF_CONSTRUCTION}, "
         f"efSearch={dense.HNSW_EF_SEARCH}; EXACT_LIMIT={dense.EXACT_LIMIT:,}"
     )
     print(f"- d={DIMENSION}, {args.queries} timed queries (+{WARMUP} warm-up) per cell, seed {args.seed}\n")

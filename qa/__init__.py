@@ -1,10 +1,10 @@
 """Question answering grounded in an article: verbatim passages with their exact position.
 
-The data path, one module per step: ``corpus`` (read) → ``structure``/``sentences``/``passages``
-(split with offsets) → ``embed``/``embedders`` (vectors) → ``dense``/``lexical``/``index`` (the index
-in memory) → ``store`` (on disk) → ``search`` (candidates and features) → ``rank`` (score, highlight,
-answered) → ``engine`` (the entry point) → ``evaluate``, ``cli``, and ``web``/``chat``/``server`` for
-``app.py``. Settings from the environment are read in ``settings`` only.
+The data path, one folder per step, imports pointing only down it: ``documents`` (read, convert, split
+with offsets) → ``models`` (embedders) → ``retrieval`` (FAISS, BM25, the index and its folder,
+candidates) → ``answering`` (rank, answerability, conversation, results, ``engine.Engine``) →
+``evaluate``/``render`` → ``cli`` and ``app`` (for ``app.py``). ``errors`` and ``settings`` sit under
+everything; settings from the environment are read in ``settings`` only.
 """
 
 from __future__ import annotations

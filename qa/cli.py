@@ -17,10 +17,10 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from .embed import Embedder
-    from .engine import Engine
+    from .answering.engine import Engine
+    from .answering.results import Answer
     from .evaluate import Metrics
-    from .results import Answer
+    from .models.embed import Embedder
 
 
 class CLIError(click.ClickException):
@@ -63,12 +63,22 @@ class _Progress:
 
 
 def _open_engine(
-    corpus: Sequence[str], model: str | None, rebuild: bool = False, embedder: Embedder | None = None
+    corpus: Sequence[str],
+    model: str | None,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    fusion: str = "weighted",
 ) -> Engine:
-    from .engine import Engine
+    from .answering.engine import Engine
 
     return Engine.open(
-        list(corpus) or None, model=model, embedder=embedder, notice=_notice, progress=_Progress(), rebuild=rebuild
+        list(corpus) or None,
+        model=model,
+        embedder=embedder,
+        notice=_notice,
+        progress=_Progress(),
+        rebuild=rebuild,
+        fusion=fusion,
     )
 
 
@@ -86,7 +96,7 @@ model_option = click.option(
 
 def _parse_k(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
     """``-k`` as a whole number ≥ 1, or the one-line error (not click's three-line usage message)."""
-    from .engine import check_k
+    from .answering.engine import check_k
     from .errors import QAError
 
     try:
@@ -161,7 +171,8 @@ def ask(
     fusion: str,
 ) -> None:
     """Ask QUESTION (or every question of --questions FILE)."""
-    from .engine import check_k, check_question
+    from .answering.engine import check_k
+    from .answering.question import check_question
     from .evaluate import read_questions
 
     with _errors():
@@ -180,8 +191,8 @@ def ask(
                     raise CLIError(f"{questions_file}, question {number}: {exc}") from None
         else:
             questions = [check_question(question)]
-        engine = _open_engine(corpus, model)
-        answers = engine.ask_many(questions, k, histories=histories, fusion=fusion)
+        engine = _open_engine(corpus, model, fusion=fusion)
+        answers = engine.ask_many(questions, k, histories=histories)
     _print_answers(answers, as_json, len(engine.documents))
 
 
@@ -197,7 +208,7 @@ def chat(corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusi
     from .errors import QAError
 
     with _errors():
-        engine = _open_engine(corpus, model)
+        engine = _open_engine(corpus, model, fusion=fusion)
     interactive = sys.stdin.isatty()
     history: list[str] = []
     while True:
@@ -212,7 +223,7 @@ def chat(corpus: tuple[str, ...], k: int, as_json: bool, model: str | None, fusi
             _notice("new conversation")
             continue
         try:
-            answer = engine.ask(question, k, history=history, fusion=fusion)
+            answer = engine.ask(question, k, history=history)
         except QAError as exc:
             click.echo(f"qa: {exc}", err=True)
             continue
@@ -309,9 +320,9 @@ def evaluate(
     Without --corpus, each FILE is matched with the document beside it (Title.questions.jsonl ->
     Title.txt), or with ./corpus when there is none.
     """
-    from . import embedders
-    from .engine import check_k
+    from .answering.engine import check_k
     from .evaluate import evaluate_groups, mean_metrics, read_questions
+    from .models import embedders
 
     rows: list[tuple[str, Metrics]] = []
     files: list[Metrics] = []
@@ -322,11 +333,11 @@ def evaluate(
             questions = read_questions(questions_file)
             if embedder is None:
                 embedder = embedders.make_embedder(model, notice=_notice)
-            engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder)
+            engine = _open_engine(_eval_corpus(questions_file, corpus), model, embedder=embedder, fusion=fusion)
             doc = "" if questions and all(q.doc for q in questions) else _target_document(engine, questions_file)
             # Conversations: each kind of turn apart too.
             kinds = [kind for kind, _ in TURN_KINDS] if any(q.history for q in questions) else []
-            measured = evaluate_groups(engine, questions, doc, k, fusion=fusion, groups=kinds)
+            measured = evaluate_groups(engine, questions, doc, k, groups=kinds)
             rows.append((questions_file.name, measured[""]))
             files.append(measured[""])
             labels = dict(TURN_KINDS)

@@ -33,3 +33,7 @@ class ModelError(QAError):
 
 class IndexStoreError(QAError):
     """The saved index cannot be used and could not be rebuilt."""
+
+
+class ParametersError(QAError):
+    """A file of fitted parameters (rank weights, the gate, answerability) is missing or malformed."""

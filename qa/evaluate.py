@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .corpus import Document
+from .answering.results import Answer, Span
+from .documents.corpus import Document
+from .documents.passages import Passage
 from .errors import QAError
-from .passages import Passage
-from .results import Answer, Span
 
 Gold = Span  # a gold answer span of a bench question
 
@@ -80,18 +80,15 @@ class Answerer(Protocol):
         k: int = ...,
         *,
         histories: Sequence[Sequence[str]] | None = ...,
-        fusion: str = ...,
     ) -> list[Answer]: ...
 
 
-def evaluate(
-    answerer: Answerer, questions: Sequence[Question], doc: str, k: int = 5, *, fusion: str = "weighted"
-) -> Metrics:
+def evaluate(answerer: Answerer, questions: Sequence[Question], doc: str, k: int = 5) -> Metrics:
     """Answer every question (in its conversation) and measure the answers against the gold spans.
 
     A hit must be in the question's own ``doc`` when it names one, else in ``doc``.
     """
-    return evaluate_groups(answerer, questions, doc, k, fusion=fusion)[""]
+    return evaluate_groups(answerer, questions, doc, k)[""]
 
 
 def evaluate_groups(
@@ -100,13 +97,12 @@ def evaluate_groups(
     doc: str,
     k: int = 5,
     *,
-    fusion: str = "weighted",
     groups: Sequence[str] = (),
 ) -> dict[str, Metrics]:
     """``evaluate`` of all the questions (key ``""``) and of each kind of turn in ``groups`` that has
     any (``Question.turn``), every question answered once."""
     histories = [q.history for q in questions]
-    answers = answerer.ask_many([q.q for q in questions], k, histories=histories, fusion=fusion) if questions else []
+    answers = answerer.ask_many([q.q for q in questions], k, histories=histories) if questions else []
     texts = {d.name: d.text for d in answerer.documents}
     lengths = [p.end - p.start for p in answerer.passages]
     out = {"": score(questions, answers, doc, texts, lengths)}

@@ -1,15 +1,15 @@
 """Show an answer to a person: the presentation helpers both faces share, and the terminal text.
 
 ``position`` and ``quote_parts`` are the one place that says how a passage's place is written and how
-a quote is cut around its highlight; ``qa.web`` builds the app's HTML from them.
+a quote is cut around its highlight; ``qa.app.web`` builds the app's HTML from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .passages import Passage
-from .results import Answer, Hit, ReadAs
+from .answering.results import Answer, Hit, ReadAs
+from .documents.passages import Passage
 
 NOT_ANSWERED = "The article does not say."
 NOT_ANSWERED_MANY = "The documents do not say."

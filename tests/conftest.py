@@ -32,7 +32,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     Returns the embedder handed out, so that a test can count what it embedded.
     """
     embedder = FakeEmbedder()
-    monkeypatch.setattr("qa.embedders.make_embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr("qa.models.embedders.make_embedder", lambda *args, **kwargs: embedder)
     return embedder
 
 
@@ -52,7 +52,7 @@ def article_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake_engine(article_dir: Path, fake_model: FakeEmbedder):  # type: ignore[no-untyped-def]
-    from qa.engine import Engine
+    from qa.answering.engine import Engine
 
     return Engine.open([article_dir])
 
@@ -60,7 +60,7 @@ def fake_engine(article_dir: Path, fake_model: FakeEmbedder):  # type: ignore[no
 @pytest.fixture(scope="session")
 def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """The bundled all-MiniLM-L6-v2 as the app runs it (ONNX Runtime), loaded once for the session."""
-    from qa.embedders import make_embedder
+    from qa.models.embedders import make_embedder
 
     yield make_embedder(cache_dir=tmp_path_factory.mktemp("models"))
 

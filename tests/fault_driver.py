@@ -95,16 +95,16 @@ def main(argv: Sequence[str]) -> int:
         return SlowFakeEmbedder(args.encode_s, args.gate)
 
     if args.mode == "qa":
-        import qa.embedders
+        import qa.models.embedders
         from qa.cli import main as qa_main
 
-        qa.embedders.make_embedder = embedder  # the one way a fake model goes in, as in conftest's fake_model
+        qa.models.embedders.make_embedder = embedder  # the one way a fake model goes in, as in conftest's fake_model
         mark("ready")
         qa_main(rest, prog_name="qa")  # exits
         return 0
 
-    from qa.corpus import load_corpus
-    from qa.store import open_index
+    from qa.documents.corpus import load_corpus
+    from qa.retrieval.store import open_index
 
     corpus_dir, root = args.paths
     mark("ready")

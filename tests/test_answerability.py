@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model, type_missing
-from qa.rank import RankWeights
+from qa.answering import fitted
+from qa.answering.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model, type_missing
+from qa.answering.rank import shipped_weights
+from qa.errors import ParametersError
 
 EVIDENCE = st.lists(st.floats(-5, 5, allow_nan=False), min_size=len(FEATURES), max_size=len(FEATURES))
 
@@ -30,7 +32,7 @@ def test_more_of_the_question_in_the_answer_never_lowers_the_confidence(
     (the ranker adds its coverage weight), and the confidence does not fall."""
     model = shipped_model()
     low, high = sorted((a, b))
-    coverage_weight = RankWeights().coverage
+    coverage_weight = shipped_weights().coverage
 
     def evidence(coverage: float) -> np.ndarray:
         x = dict(zip(FEATURES, values, strict=True))
@@ -51,8 +53,9 @@ def test_the_fitted_signs_are_the_promised_ones() -> None:
 def test_a_model_fitted_for_other_features_is_refused(tmp_path: Path) -> None:
     data = shipped_model().to_json()
     data["features"] = data["features"][:-1]
-    with pytest.raises(ValueError, match="other features"):
-        AnswerabilityModel.from_json(json.loads(json.dumps(data)))
+    (tmp_path / "answerability.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ParametersError, match=r"answerability\.json: features names other features"):
+        fitted.load("answerability", AnswerabilityModel.from_fields, tmp_path)
 
 
 @pytest.mark.parametrize(

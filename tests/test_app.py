@@ -16,9 +16,9 @@ import gradio as gr
 import pytest
 
 from app import Handlers, build
-from qa.chat import Session
-from qa.engine import Engine
-from qa.workspace import Workspaces
+from qa.answering.engine import Engine
+from qa.app.chat import Session
+from qa.app.workspace import Workspaces
 from tests.wiring import Wiring
 
 LAKES = "Lake Baikal is the deepest lake. It holds a fifth of the fresh water on the surface of the Earth."
@@ -312,7 +312,7 @@ def test_the_page_builds_with_the_ask_endpoint(page: Page) -> None:
 
 
 def test_overload_answers_busy_instead_of_failing(fake_engine: Engine) -> None:
-    from qa.server import Gate
+    from qa.app.server import Gate
 
     gate = Gate(active=1, waiting=0)
     handlers = Handlers(Workspaces(fake_engine), gate)
@@ -336,7 +336,7 @@ def test_overload_answers_busy_instead_of_failing(fake_engine: Engine) -> None:
 
 
 def test_an_oversized_question_is_refused_with_the_limit(page: Page) -> None:
-    from app import MAX_QUESTION_CHARS
+    from qa.answering.question import MAX_QUESTION_CHARS
 
     with pytest.raises(gr.Error, match="at most 100,000"):
         page.handlers.api_ask("x" * (MAX_QUESTION_CHARS + 1), 2)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from qa.corpus import load_corpus
-from qa.engine import Engine
+from qa.answering.engine import Engine
+from qa.documents.corpus import load_corpus
 from qa.errors import CorpusError
 from tests.helpers import ARTICLE, assert_clean_exit, assert_one_line_error, check_answer, write_docs
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from tests.helpers import ARTICLE, BENCH, ROOT, free_port, requires_bench
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, requires_bench()]
@@ -198,7 +198,7 @@ def test_api_endpoint_matches_the_cli_json(server: str, engine: Engine, monkeypa
     assert follow_up["context"]["follows"] == "What is the Zhijie X9?"
 
     assert engine.stored is not None
-    monkeypatch.setattr("qa.embedders.make_embedder", lambda *args, **kwargs: engine.embedder)
+    monkeypatch.setattr("qa.models.embedders.make_embedder", lambda *args, **kwargs: engine.embedder)
     monkeypatch.setenv("QA_INDEX_DIR", str(engine.stored.folder.parent.parent))
     from qa.cli import main
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from qa.answering.engine import Engine
 from qa.cli import main
-from qa.engine import Engine
 from tests.helpers import assert_one_line_error
 from tests.test_engine import check_contract
 

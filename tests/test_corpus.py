@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus, read_document
+from qa.documents.corpus import load_corpus, read_document
 from qa.errors import CorpusError, DocumentError
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.corpus import load_corpus
-from qa.engine import Engine
-from qa.store import StoredIndex, index_key, open_index
+from qa.answering.engine import Engine
+from qa.documents.corpus import load_corpus
+from qa.retrieval.store import StoredIndex, index_key, open_index
 from tests.helpers import ARTICLE, Driver, FakeEmbedder, check_answer, driver_env, write_docs
 
 QUESTION = "Who launched Qijing?"

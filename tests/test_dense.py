@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.dense import DenseIndex
+from qa.retrieval.dense import DenseIndex
 
 
 def unit_rows(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
@@ -50,3 +50,26 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     DenseIndex.build(vectors).save(tmp_path / "d.faiss")
     loaded = DenseIndex.load(tmp_path / "d.faiss")
     assert np.allclose(loaded.vectors(), vectors, atol=1e-6)
+
+
+def test_a_build_leaves_every_thread_s_faiss_threads_as_they_were() -> None:
+    """OpenMP's thread count is per thread: a build (all cores) in one thread changes no other's."""
+    import threading
+
+    import faiss
+
+    faiss.omp_set_num_threads(3)
+    seen: list[int] = []
+
+    def build_and_look() -> None:
+        before = faiss.omp_get_max_threads()
+        DenseIndex.build(unit_rows(300), exact_limit=100).search(unit_rows(1, seed=1)[0], 5)
+        seen.extend([before, faiss.omp_get_max_threads()])
+
+    worker = threading.Thread(target=build_and_look)
+    worker.start()
+    worker.join()
+    assert seen[0] == seen[1]  # the building thread's own setting is put back
+    assert faiss.omp_get_max_threads() == 3  # and this thread's never changed
+    DenseIndex.build(unit_rows(50)).search(unit_rows(1, seed=2)[0], 5)
+    assert faiss.omp_get_max_threads() == 3

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed_onnx import PROBES, OnnxEmbedder
-from qa.embed_torch import SentenceTransformerEmbedder
-from qa.embedders import make_embedder
 from qa.errors import ModelError
+from qa.models.embed_onnx import PROBES, OnnxEmbedder
+from qa.models.embed_torch import SentenceTransformerEmbedder
+from qa.models.embedders import make_embedder
 
 pytestmark = pytest.mark.model
 

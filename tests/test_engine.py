@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from qa.errors import QuestionError
 from tests.helpers import CONTRACT, check_answer
 
@@ -115,38 +115,42 @@ def test_the_context_follows_the_latest_turns_of_a_long_conversation(fake_engine
 def test_the_gate_reads_a_question_naming_a_new_subject_on_its_own() -> None:
     """With the real cues: a pronoun and an opening "and" push towards the conversation; a question
     that the text answers well on its own, with many terms and a new rare one, does not."""
-    from qa.conversation import GateModel
+    from qa.answering.conversation import shipped_gate
 
-    gate = GateModel()
+    gate = shipped_gate()
     follow_up = np.array([1.0, 1.0, 1.0, 2 / 8, 0.0, 0.5, 0.6, 0.0])  # "and how much is it?"
     new_subject = np.array([1.0, 0.0, 0.0, 6 / 8, 0.9, 0.2, 1.8, 0.0])  # "What did J.D. Power find about safety?"
     assert gate.probability(follow_up) > 0.9 > 0.1 > gate.probability(new_subject)
 
 
 def test_an_ellipsis_is_read_as_the_question_it_shortens(article_text: str) -> None:
-    from qa.conversation import Names, resolve
+    from qa.answering.question import Names, readings
 
     names = Names([article_text])
+
+    def read_as(question: str, history: list[str]) -> str:
+        return readings(question, history, names)[0]
+
     s7 = "How many Xiangwang S7s were sold in August?"
-    assert resolve("and the M8?", [s7], names) == "How many the M8 were sold in August?"  # a name with a digit
-    assert resolve("What about Baojun?", ["How has Voyah done in the MPV market?"], names) == (
+    assert read_as("and the M8?", [s7]) == "How many the M8 were sold in August?"  # a name with a digit
+    assert read_as("What about Baojun?", ["How has Voyah done in the MPV market?"]) == (
         "How has Baojun done in the MPV market?"
     )
     # A chain of them: each read through the one before.
-    assert resolve("and the S7?", [s7, "and the M8?"], names) == "How many the S7 were sold in August?"
+    assert read_as("and the S7?", [s7, "and the M8?"]) == "How many the S7 were sold in August?"
     for not_one in (
         "and what does it cost?",
         "How much will it cost?",
         "and how did they do that in the end then?",
         "what about its price?",  # a pronoun names nothing to put in: the context reads it instead
     ):
-        assert resolve(not_one, [s7], names) is None
-    assert resolve("and the M8?", [], names) is None
-    # A long chain is read through the turns the context keeps, without recursing through all of them.
-    assert (
-        resolve("and the S7?", [*["and the M8?"] * 5000, s7, "and the M8?"], names)
-        == "How many the S7 were sold in August?"
-    )
+        assert read_as(not_one, [s7]) == not_one
+    assert read_as("and the M8?", []) == "and the M8?"
+    # A long chain is read through the turns the context keeps, not through all of them.
+    long = [*["and the M8?"] * 5000, s7, "and the M8?"]
+    assert read_as("and the S7?", long) == "How many the S7 were sold in August?"
+    assert readings("and the S7?", long, names)[1][-2:] == (s7, "How many the M8 were sold in August?")
+    assert len(readings("and the S7?", long, names)[1]) == 6  # the context keeps the latest six
 
 
 def test_an_ellipsis_says_how_it_was_read(fake_engine: Engine) -> None:
@@ -166,3 +170,14 @@ def test_a_very_long_conversation_is_answered_from_its_latest_turns(fake_engine:
     history = [f"What happened in year {1900 + i}?" for i in range(3000)]
     answer = fake_engine.ask("How much will it cost?", 2, history=history)
     assert answer.hits and (answer.context is None or answer.context.follows in history[-6:])
+
+
+def test_the_ranking_is_chosen_once_when_the_engine_is_made(fake_engine: Engine) -> None:
+    rrf = Engine(fake_engine.corpus, fake_engine.index, fake_engine.embedder, fusion="rrf")
+    question = "What did GAC Group launch together with Huawei Qiankun?"
+    weighted, fused = fake_engine.ask(question, 3), rrf.ask(question, 3)
+    check_answer(fused.to_json(), rrf.texts, 3)
+    assert [h.score for h in fused.hits] != [h.score for h in weighted.hits]
+    assert all(h.score < 1 / 30 for h in fused.hits)  # 1/(60+1) twice at most
+    with pytest.raises(QuestionError, match="fusion must be one of weighted, rrf"):
+        Engine(fake_engine.corpus, fake_engine.index, fake_engine.embedder, fusion="mean")

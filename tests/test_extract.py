@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus, read_document
-from qa.engine import Engine
+from qa.answering.engine import Engine
+from qa.documents.corpus import load_corpus, read_document
+from qa.documents.passages import split_document
 from qa.errors import DocumentError
-from qa.passages import split_document
 from tests.documents import (
     encrypted_pdf,
     page_html,
@@ -160,7 +160,7 @@ def test_the_same_file_is_converted_once(tmp_path: Path, monkeypatch: pytest.Mon
     path = tmp_path / "a.html"
     path.write_text(page_html("Rivers", ["Rivers flow to the sea. The sea is salty."]), encoding="utf-8")
     first = read_document(path, "a.html")
-    monkeypatch.setattr("qa.extract._run_worker", lambda *args: pytest.fail("converted again"))
+    monkeypatch.setattr("qa.documents.extract._run_worker", lambda *args: pytest.fail("converted again"))
     assert read_document(path, "again.html").text == first.text
 
 
@@ -234,12 +234,12 @@ def test_a_hanging_greedy_or_crashing_reader_is_stopped_and_named(
     refused by name with the reason, and the caller goes on."""
     import sys
 
-    from qa import extract
+    from qa.documents import extract
 
     monkeypatch.setenv("QA_EXTRACT_SECONDS", "2")
     monkeypatch.setenv("QA_EXTRACT_MEMORY_MB", "600")
     worker = (
-        "import json, sys\nfrom qa.extract import limit\nlimit(int(sys.argv[1]), int(sys.argv[2]))\n"
+        "import json, sys\nfrom qa.documents.extract import limit\nlimit(int(sys.argv[1]), int(sys.argv[2]))\n"
         f"try:\n    {program}\nexcept MemoryError:\n"
         "    print(json.dumps({'error': 'needs more than ' + sys.argv[1] + ' MB to read'}))\n"
     )

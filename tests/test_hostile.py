@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from tests.helpers import free_port
 
 
@@ -63,7 +63,7 @@ def test_nested_and_malformed_calls_get_a_4xx_and_the_app_answers_on(
     assert status == 200 and json.loads(body)["data"][0]["passages"]
     printed = capfd.readouterr()
     assert "Traceback" not in printed.err + printed.out
-    refused = [r.getMessage() for r in caplog.records if r.name == "qa.server"]
+    refused = [r.getMessage() for r in caplog.records if r.name == "qa.app.server"]
     assert sum(m.startswith("refused /gradio_api/run/ask (422)") for m in refused) == len(cases)
     assert sum(m.startswith("refused /gradio_api/run/ask (400)") for m in refused) == 3
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from qa.app.jobs import CANCELLED, DONE, FAILED, Job, Jobs
 from qa.errors import QAError
-from qa.jobs import CANCELLED, DONE, FAILED, Job, Jobs
 
 
 def steps(n: int, log: list[str], name: str, pause: float = 0.002) -> object:

@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.lexical import LexicalConfig, LexicalIndex, idf, terms
+from qa.retrieval.lexical import LexicalConfig, LexicalIndex, idf
+
+terms = LexicalConfig().make_tokenizer().terms
 
 
 def test_terms_are_stemmed_lowercase_content_words() -> None:
@@ -53,3 +55,10 @@ def test_bm25_is_lucenes_formula_with_the_one_idf() -> None:
     expected = float(idf(1, 2)) * 1 / (1 + k1 * (1 - b + b * 2 / 1.5))
     assert np.isclose(index.scores(["alpha"])[0], expected, rtol=1e-6)
     assert idf(0, 2) > idf(1, 2) > idf(2, 2) > 0
+
+
+def test_the_tokenizer_is_made_from_the_index_settings() -> None:
+    """An index built with other stop words tokenises with them, not with the module's defaults."""
+    own = LexicalIndex.build([["what"]], LexicalConfig(stopwords=("the",)))
+    assert own.terms("What is the car?") == ["what", "is", "car"]
+    assert LexicalIndex.build([["car"]]).terms("What is the car?") == ["car"]

@@ -14,7 +14,7 @@ from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from qa.errors import QuestionError
 from tests.helpers import (
     ARTICLE,
@@ -35,7 +35,7 @@ GOOD_DOC = "Good title\nGAC Group and Huawei launched the Qijing brand. It sells
 # --- 5. odd questions ------------------------------------------------------------------------------
 
 ODD_QUESTIONS = {
-    "100k-chars": "What did GAC Group launch with Huawei? " * 2565,
+    "100k-chars": "What did GAC Group launch with Huawei? " * 2564,  # 99,996: just within the limit
     "control-chars": "\x00\x07\x1b[31mWho launched Qijing?\x1b[0m\x08\x7f",
     "emoji": "🚗🔋 Who launched Qijing? 🤔👍🏽",
     "arabic": "من أطلق علامة Qijing التجارية؟",
@@ -57,6 +57,18 @@ def test_engine_answers_odd_questions_within_the_contract(fake_engine: Engine, n
     texts = {d.name: d.text for d in fake_engine.documents}
     check_answer(obj, texts, 3, question)
     assert answer.truncated == (name == "100k-chars")
+
+
+def test_a_question_over_the_limit_is_refused_by_the_engine_and_the_cli(
+    fake_engine: Engine, qa_cli: Callable[..., Result], article_dir: Path
+) -> None:
+    """The limit is the engine's, so the CLI, the app's /ask and its chat all apply it."""
+    over = "x" * 100_001
+    with pytest.raises(QuestionError, match="the question is 100,001 characters long; ask in at most 100,000"):
+        fake_engine.ask(over)
+    with pytest.raises(QuestionError, match="an earlier question of the conversation is 100,001 characters"):
+        fake_engine.ask("And then?", history=[over])
+    assert_one_line_error(qa_cli("ask", over, "--corpus", article_dir, "--json"), "at most 100,000")
 
 
 @pytest.mark.parametrize("name", list(EMPTY_QUESTIONS))

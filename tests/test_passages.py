@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.corpus import Document, load_corpus
-from qa.passages import Passage, SplitConfig, group_sentences, split_document
-from qa.sentences import split_sentences
-from qa.structure import parse_layout
+from qa.documents.corpus import Document, load_corpus
+from qa.documents.passages import Passage, SplitConfig, group_sentences, split_document
+from qa.documents.sentences import split_sentences
+from qa.documents.structure import parse_layout
 from tests.helpers import ARTICLE, BENCH, requires_bench
 from tests.strategies import any_text, documents
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.engine import Engine
+from qa.answering.engine import Engine
 from qa.evaluate import Metrics, evaluate, mean_metrics, read_questions
 from tests.helpers import ARTICLE, BENCH, ROOT, requires_bench
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from qa.sentences import split_sentences
+from qa.documents.sentences import split_sentences
 from tests.strategies import any_text, documents
 
 

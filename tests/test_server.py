@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from qa.engine import Engine
-from qa.server import BodyLimit, BusyError, Gate
+from qa.answering.engine import Engine
+from qa.app.server import BodyLimit, BusyError, Gate
 
 
 def test_gate_admits_up_to_active_queues_up_to_waiting_and_refuses_the_rest() -> None:
@@ -113,7 +113,7 @@ def test_many_threads_asking_at_once_get_their_own_answers(fake_engine: Engine) 
 
 
 def test_a_failing_batch_fails_every_waiting_caller_and_recovers(fake_engine: Engine) -> None:
-    from qa.server import CoalescingEmbedder
+    from qa.app.server import CoalescingEmbedder
 
     calls = {"n": 0}
 
@@ -151,7 +151,7 @@ def test_a_call_leaving_out_optional_inputs_gets_their_defaults() -> None:
     """/ask over HTTP as callers wrote it before ``history`` existed: [question, k] still works."""
     import json as json_
 
-    from qa.server import ApiGuard
+    from qa.app.server import ApiGuard
 
     app = ApiGuard(echo_app, {"/gradio_api/run/ask": [None, 5, []]})
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus
-from qa.index import IndexConfig
-from qa.lexical import LexicalConfig
-from qa.passages import SplitConfig
-from qa.store import FORMAT_VERSION, StoredIndex, open_index
+from qa.documents.corpus import load_corpus
+from qa.documents.passages import SplitConfig
+from qa.retrieval.index import IndexConfig
+from qa.retrieval.lexical import LexicalConfig
+from qa.retrieval.store import FORMAT_VERSION, StoredIndex, open_index
 from tests.helpers import FakeEmbedder, line_of, write_docs
 
 DOCS = {

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qa.structure import parse_layout, split_lines
+from qa.documents.structure import parse_layout, split_lines
 
 
 def test_article_title_sections_and_captions(article_text: str) -> None:

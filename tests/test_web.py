@@ -6,11 +6,11 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
-from qa.chat import Conversation, Turn
-from qa.corpus import Document
-from qa.engine import Engine
-from qa.passages import Passage
-from qa.web import answer_html, question_html, quote_html, source_html
+from qa.answering.engine import Engine
+from qa.app.chat import Conversation, Turn
+from qa.app.web import answer_html, question_html, quote_html, source_html
+from qa.documents.corpus import Document
+from qa.documents.passages import Passage
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import workspace
-from qa.engine import Engine
-from qa.workspace import WorkspaceError, Workspaces, safe_name
+from qa.answering.engine import Engine
+from qa.app import workspace
+from qa.app.workspace import WorkspaceError, Workspaces, safe_name
 from tests.documents import page_html, word_file
 from tests.helpers import FakeEmbedder, check_answer
 
@@ -196,7 +196,7 @@ def test_pasted_text_with_broken_characters_is_refused(workspaces: Workspaces) -
 
 
 def test_an_uploaded_copy_is_deleted_once_read_and_its_text_kept(fake_engine: Engine, tmp_path: Path) -> None:
-    from qa.sessions import Sessions
+    from qa.app.sessions import Sessions
 
     uploads = tmp_path / "gradio"
     sessions = Sessions(Workspaces(fake_engine), uploads=uploads)
@@ -210,3 +210,21 @@ def test_an_uploaded_copy_is_deleted_once_read_and_its_text_kept(fake_engine: En
     sessions.add_files(session, [(outside, "lakes.txt")])
     assert all(job.wait(30) for job in list(session.pending))
     assert outside.exists()  # only the server's own copies are deleted
+
+
+def test_the_index_root_given_to_the_engine_holds_every_cache(
+    tmp_path: Path, article_dir: Path, fake_model: FakeEmbedder
+) -> None:
+    """Engine.open(index_dir=...) reaches the index, the conversions and the app's library ($QA_INDEX_DIR
+    points elsewhere: the autouse fixture)."""
+    root = tmp_path / "elsewhere"
+    (article_dir / "rivers.html").write_text(
+        page_html("Rivers", ["The Amazon ends in the Atlantic."]), encoding="utf-8"
+    )
+    engine = Engine.open([article_dir], index_dir=root)
+    assert engine.root == root and engine.stored is not None and root in engine.stored.folder.parents
+    assert len(list((root / "extracted").glob("*.json"))) == 1
+    spaces = Workspaces(engine)
+    spaces.add_file(spaces.bundled, upload(tmp_path, "lakes.txt", RIVERS.replace("river", "lake")), "lakes.txt")
+    assert root in spaces.library.folder.parents and any(spaces.library.folder.iterdir())
+    assert not (tmp_path / "index" / "library").exists() and not (tmp_path / "index" / "extracted").exists()

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import Document
+from ..documents.corpus import Document
+from ..documents.passages import Passage, SplitConfig, split_document
+from ..models.embed import Embedder, Progress
 from .dense import EXACT_LIMIT, DenseIndex
-from .embed import Embedder, Progress
-from .lexical import LexicalConfig, LexicalIndex, passage_terms, terms
-from .passages import Passage, SplitConfig, split_document
+from .lexical import LexicalConfig, LexicalIndex
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,13 @@ class SearchIndex:
         passages = tuple(p for d in documents for p in d.passages)
         passage_vectors = _stack([d.passage_vectors for d in documents], dimension)
         sentence_vectors = _stack([d.sentence_vectors for d in documents], dimension)
+        tokenizer = config.lexical.make_tokenizer()
         lexical = LexicalIndex.build(
-            [passage_terms(texts[p.doc], p.start, p.end, p.section) for p in passages], config.lexical
+            [tokenizer.passage_terms(texts[p.doc], p.start, p.end, p.section) for p in passages], config.lexical
         )
-        sentence_terms = lexical.presence([terms(texts[p.doc][s:e]) for p in passages for s, e in p.sentences])
+        sentence_terms = lexical.presence(
+            [tokenizer.terms(texts[p.doc][s:e]) for p in passages for s, e in p.sentences]
+        )
         return cls.assemble(
             passages, DenseIndex.build(passage_vectors, config.exact_limit), lexical, sentence_vectors, sentence_terms
         )

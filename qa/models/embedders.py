@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import settings
+from .. import settings
 from .embed import Embedder
 
 

@@ -1,12 +1,12 @@
 """Turn a PDF, Word or HTML file into stored text, in a worker process with a time and memory limit.
 
 A hostile or broken file must not hang or crash the caller (the app serves everyone from one
-process), so each conversion runs in a fresh ``python -m qa.extract`` that limits its own address
+process), so each conversion runs in a fresh ``python -m qa.documents.extract`` that limits its own address
 space and CPU time before it reads the file from its standard input, and is killed if it outlives
 the time limit. What it makes is cached on disk by the file's content hash and the converters'
 version (``<index root>/extracted/``): the same file is converted once, whoever adds it.
 
-    python -m qa.extract FORMAT MEMORY_MB SECONDS < file   # the worker: JSON on standard output
+    python -m qa.documents.extract FORMAT MEMORY_MB SECONDS < file   # the worker: JSON on standard output
 """
 
 from __future__ import annotations
@@ -19,18 +19,21 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import settings
+from .. import settings
 from .extracted import Extracted, ExtractError
 
 FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}
 CONVERTER_VERSION = 1  # bump when a converter changes what it makes: cached conversions are redone
 
 
-def convert(data: bytes, suffix: str) -> Extracted:
-    """The stored text of a file of this ``suffix`` (one of ``FORMATS``), from the cache or a worker."""
+def convert(data: bytes, suffix: str, index_dir: Path | str | None = None) -> Extracted:
+    """The stored text of a file of this ``suffix`` (one of ``FORMATS``), from the cache or a worker.
+
+    The cache is ``extracted/`` in the index root ``index_dir`` (``settings.index_root``).
+    """
     fmt = FORMATS[suffix.lower()]
     digest = hashlib.sha256(data).hexdigest()
-    cache = settings.index_root() / "extracted" / f"{digest}-{fmt}-v{CONVERTER_VERSION}.json"
+    cache = settings.index_root(index_dir) / "extracted" / f"{digest}-{fmt}-v{CONVERTER_VERSION}.json"
     try:
         return Extracted.from_json(json.loads(cache.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
@@ -41,7 +44,7 @@ def convert(data: bytes, suffix: str) -> Extracted:
 
 
 def _command(fmt: str, memory_mb: int, seconds: int) -> list[str]:
-    return [sys.executable, "-m", "qa.extract", fmt, str(memory_mb), str(seconds)]
+    return [sys.executable, "-m", "qa.documents.extract", fmt, str(memory_mb), str(seconds)]
 
 
 def _run_worker(data: bytes, fmt: str) -> Extracted:

@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from . import settings
-from .corpus import Corpus
+from .. import settings
+from ..documents.corpus import Corpus
+from ..documents.passages import Passage
+from ..errors import IndexStoreError
+from ..models.embed import Embedder, Progress
 from .dense import DenseIndex
-from .embed import Embedder, Progress
-from .errors import IndexStoreError
 from .index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
 from .lexical import LexicalIndex, load_sparse, save_sparse
-from .passages import Passage
 
 # Bumped whenever what is stored, or how text is split or tokenized, changes: old indexes rebuild.
 FORMAT_VERSION = 4

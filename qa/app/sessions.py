@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from .. import settings
+from ..answering.engine import Engine
+from ..answering.results import Answer
+from ..documents.corpus import Document
+from ..errors import QAError
 from .chat import Conversation, Session, Turn, searched
-from .corpus import Document
-from .engine import Engine
-from .errors import QAError
 from .jobs import CANCELLED, FAILED, Job, Jobs
-from .results import Answer
 from .saved import Signer
 from .workspace import Source, Workspaces, safe_name
 

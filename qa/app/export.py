@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from ..render import CLOSEST, evidence, position, read_as
 from .chat import Turn
-from .render import CLOSEST, evidence, position, read_as
 
 
 def markdown(turns: Sequence[Turn], title: str = "Conversation") -> str:

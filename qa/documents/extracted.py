@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import QAError
+from ..errors import QAError
 
 PARAGRAPH_BREAK = "\n\n"
 _SPACE = re.compile(r"\s+")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..answering.results import Answer
 from .chat import Conversation, Turn
-from .results import Answer
 
 FORMAT = 1
 MAX_TURNS_KEPT = 50  # the latest turns kept in the browser (local storage holds a few MB)

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
 from .embed import BatchedEmbedder, resolve_model
 from .embed_torch import SentenceTransformerEmbedder
-from .errors import ModelError
 
 EXPORT_VERSION = 1
 PARITY = 0.9999

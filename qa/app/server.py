@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .embed import Embedder, Progress
-from .errors import QAError
+from ..errors import QAError
+from ..models.embed import Embedder, Progress
 
 log = logging.getLogger(__name__)
 

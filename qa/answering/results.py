@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .passages import Passage
+from ..documents.passages import Passage
 
 
 @dataclass(frozen=True)

@@ -2,40 +2,46 @@
 
 ``Ranker`` is the one home of these choices. The rank score is a weighted sum of the candidate features
 (``search``), with weights fitted on half of the bench questions and checked on the other half
-(``benchmarks/fit_weights.py``, docs/quality.md); ``fusion="rrf"`` ranks by reciprocal rank fusion of
-the dense and BM25 rankings instead (the first version of this engine, kept to measure against). The
-highlight is the sentence with the best similarity plus a share of its coverage. Whether the question
-is answered is the calibrated ``confidence`` (``answerability``) of the passage ranked first, whatever
-ranked it, measured on its weighted score and evidence.
+(``benchmarks/fit_weights.py``, docs/quality.md); a ``Ranker`` made with ``fusion="rrf"`` ranks by
+reciprocal rank fusion of the dense and BM25 rankings instead (the first version of this engine, kept
+to measure against; chosen once, when the engine is made). The highlight is the sentence with the best
+similarity plus a share of its coverage. Whether the question is answered is the calibrated
+``confidence`` (``answerability``) of the passage ranked first, whatever ranked it, measured on its
+weighted score and evidence.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from ..errors import QuestionError
+from ..retrieval.index import SearchIndex
+from ..retrieval.search import Candidates, top_ids
+from . import fitted
 from .answerability import FEATURES, AnswerabilityModel, shipped_model, type_missing
-from .errors import QuestionError
-from .index import SearchIndex
+from .fitted import Fields
 from .results import Answer, Highlight, Hit
-from .search import Candidates, top_ids
 
 FUSIONS = ("weighted", "rrf")
+RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 RRF_K = 60
 HIGHLIGHT_COVERAGE = 0.3
 
 
 @dataclass(frozen=True)
 class RankWeights:
-    """Weights of the rank score, fitted by ``benchmarks/fit_weights.py`` (see docs/quality.md)."""
+    """Weights of the rank score over ``RANK_FEATURES``, fitted by ``benchmarks/fit_weights.py`` (``rank.json``)."""
 
-    dense: float = 0.56
-    sentence: float = 0.79
-    lexical: float = 0.29
-    coverage: float = 0.66
+    dense: float
+    sentence: float
+    lexical: float
+    coverage: float
 
     def scores(self, found: Candidates) -> np.ndarray:
         return (
@@ -45,13 +51,40 @@ class RankWeights:
             + (self.coverage * found.coverage)
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> RankWeights:
+        return cls(*fields.named(RANK_FEATURES))
+
+    def to_json(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
 
 @dataclass(frozen=True)
 class FollowUpWeights:
-    """Weights of a follow-up's score: its own features and its context's (``conversation``)."""
+    """Weights of a follow-up's score: its own features and its context's (``conversation``), fitted by
+    ``benchmarks/fit_conversation.py`` (``conversation.json``, its ``follow_up``)."""
 
-    own: RankWeights = RankWeights(dense=0.11, sentence=1.30, lexical=0.32, coverage=0.03)
-    context: RankWeights = RankWeights(dense=0.47, sentence=0.59, lexical=0.32, coverage=-0.04)
+    own: RankWeights
+    context: RankWeights
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> FollowUpWeights:
+        return cls(RankWeights.from_fields(fields.section("own")), RankWeights.from_fields(fields.section("context")))
+
+    def to_json(self) -> dict[str, dict[str, float]]:
+        return {"own": self.own.to_json(), "context": self.context.to_json()}
+
+
+@lru_cache(maxsize=1)
+def shipped_weights() -> RankWeights:
+    """The rank weights fitted for this release (``rank.json``)."""
+    return fitted.load("rank", RankWeights.from_fields)
+
+
+@lru_cache(maxsize=1)
+def shipped_follow_up() -> FollowUpWeights:
+    """The follow-up weights fitted for this release (``conversation.json``)."""
+    return fitted.load("conversation", lambda fields: FollowUpWeights.from_fields(fields.section("follow_up")))
 
 
 def check_fusion(fusion: str) -> str:
@@ -70,12 +103,14 @@ class Ranker:
         weights: RankWeights | None = None,
         model: AnswerabilityModel | None = None,
         follow_up: FollowUpWeights | None = None,
+        fusion: str = "weighted",
     ) -> None:
         self.index = index
+        self.fusion = check_fusion(fusion)
         self.texts = texts
-        self.weights = weights or RankWeights()
+        self.weights = weights or shipped_weights()
         self.model = model or shipped_model()
-        self.follow_up = follow_up or FollowUpWeights()
+        self.follow_up = follow_up or shipped_follow_up()
         self._sentence_spans = [span for p in index.passages for span in p.sentences]
 
     def scores(self, found: Candidates, context: Candidates | None = None, follow: float = 0.0) -> np.ndarray:
@@ -92,7 +127,6 @@ class Ranker:
         question: str,
         k: int,
         *,
-        fusion: str = "weighted",
         truncated: bool = False,
         context: Candidates | None = None,
         follow: float = 0.0,
@@ -102,7 +136,7 @@ class Ranker:
         A follow-up passes the same candidates' features for its ``context`` and the gate's ``follow``.
         """
         weighted = self.scores(found, context, follow)
-        scores = weighted if check_fusion(fusion) == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
+        scores = weighted if self.fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
         hits = tuple(self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1))
         if not hits:

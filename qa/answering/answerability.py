@@ -15,15 +15,16 @@ a weight of 0: they are measured (and refitted each time) but do not move today'
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from . import fitted
+from .fitted import Fields
 
 FEATURES = (
     "score",
@@ -50,7 +51,6 @@ DIRECTION = dict.fromkeys(FEATURES, 0) | {
     "missing_rare_term": -1,
     "type_missing": -1,
 }
-MODEL_FILE = Path(__file__).with_name("answerability.json")
 # Questions that ask for a quantity or a date: their answer holds a number the question does not.
 ASKS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far|big|large|tall|fast)|what (year|percentage|percent)|which year|when|"
@@ -96,24 +96,22 @@ class AnswerabilityModel:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AnswerabilityModel:
-        model = cls(
-            features=tuple(data["features"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            scale=tuple(float(v) for v in data["scale"]),
-            coef=tuple(float(v) for v in data["coef"]),
-            intercept=float(data["intercept"]),
-            threshold=float(data["threshold"]),
+    def from_fields(cls, fields: Fields) -> AnswerabilityModel:
+        """The model as ``answerability.json`` holds it, checked (``fitted``)."""
+        return cls(
+            features=fields.names("features", FEATURES),
+            mean=fields.numbers("mean", len(FEATURES)),
+            scale=fields.numbers("scale", len(FEATURES)),
+            coef=fields.numbers("coef", len(FEATURES)),
+            intercept=fields.number("intercept"),
+            threshold=fields.number("threshold"),
         )
-        if model.features != FEATURES or not len(model.mean) == len(model.scale) == len(model.coef) == len(FEATURES):
-            raise ValueError(f"{MODEL_FILE.name} was fitted for other features; run benchmarks/fit_answerability.py")
-        return model
 
 
 @lru_cache(maxsize=1)
 def shipped_model() -> AnswerabilityModel:
     """The model fitted for this release (``answerability.json``)."""
-    return AnswerabilityModel.from_json(json.loads(MODEL_FILE.read_text(encoding="utf-8")))
+    return fitted.load("answerability", AnswerabilityModel.from_fields)
 
 
 def type_missing(question: str, highlight: str) -> float:

@@ -1,9 +1,10 @@
 """Lexical evidence: the one tokenizer of the project, BM25 (bm25s, Lucene variant) and term coverage.
 
-``terms`` is the tokenizer everything lexical sees: BM25, the highlight and the answered decision use
+``Tokenizer.terms`` is what everything lexical sees: BM25, the highlight and the answered decision use
 the same stemmed, stop-word-free terms. ``LexicalConfig`` records what shapes those terms and scores
-(k1, b, the stop words, the tokenizer's version); it is saved in the index manifest, so a change to
-any of them rebuilds the index instead of serving a stale one.
+(k1, b, the stop words, the stemmer, the tokenizer's version); it is saved in the index manifest, so a
+change to any of them rebuilds the index instead of serving a stale one, and the tokenizer of an index
+is made from it (``LexicalConfig.make_tokenizer``, ``LexicalIndex.terms``), never from module constants.
 
 BM25 itself is bm25s's (scores equal to the hand-written version it replaced within 4e-6 on the six
 SQuAD texts, and 0.014 against 0.048 ms a query). The vocabulary is ours, in order of first use, and
@@ -53,19 +54,35 @@ class LexicalConfig:
     def from_json(cls, data: dict[str, Any]) -> LexicalConfig:
         return cls(**{**data, "stopwords": tuple(data["stopwords"])})
 
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer(LexicalConfig.stemmer)
+    def make_tokenizer(self) -> Tokenizer:
+        """The tokenizer these settings name (one per distinct settings, shared)."""
+        return _tokenizer(self.stemmer, self.stopwords)
 
 
-def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed content terms of ``text`` ("1,649" becomes "1649")."""
-    words = [m.group().lower().replace(",", "") for m in _TOKEN.finditer(text)]
-    words = [w for w in words if w not in STOPWORDS]
-    return list(_stemmer().stemWords(words))
+class Tokenizer:
+    """Lower-cased, stemmed content terms, with one index's stop words and stemmer."""
+
+    def __init__(self, stemmer: str, stopwords: Sequence[str]) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer(stemmer)
+        self._stopwords = frozenset(stopwords)
+
+    def terms(self, text: str) -> list[str]:
+        """The terms of ``text`` ("1,649" becomes "1649")."""
+        words = [m.group().lower().replace(",", "") for m in _TOKEN.finditer(text)]
+        words = [w for w in words if w not in self._stopwords]
+        return list(self._stemmer.stemWords(words))
+
+    def passage_terms(self, text: str, start: int, end: int, section: str | None) -> list[str]:
+        """What BM25 indexes for a passage ``text[start:end]``: its terms, plus its section heading's."""
+        body = self.terms(text[start:end])
+        return body + self.terms(section) if section else body
+
+
+@lru_cache(maxsize=8)
+def _tokenizer(stemmer: str, stopwords: tuple[str, ...]) -> Tokenizer:
+    return Tokenizer(stemmer, stopwords)
 
 
 def idf(doc_freq: np.ndarray | int, n_docs: int) -> np.ndarray:
@@ -93,13 +110,14 @@ class LexicalIndex:
         self._ids = {term: i for i, term in enumerate(vocabulary)}
         self._bm25 = bm25
         self.config = config
+        self.tokenizer = config.make_tokenizer()
         indptr = np.asarray(bm25.scores["indptr"])
         self._doc_freq = np.diff(indptr).astype(np.int64)  # documents holding each term (CSC columns)
         self._size = int(bm25.scores["num_docs"])
 
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]], config: LexicalConfig | None = None) -> LexicalIndex:
-        """Index documents given as term lists (see ``terms``)."""
+        """Index documents given as term lists (see ``Tokenizer.terms``)."""
         import bm25s
 
         cfg = config or LexicalConfig()
@@ -108,6 +126,10 @@ class LexicalIndex:
         bm25 = bm25s.BM25(k1=cfg.k1, b=cfg.b, method=cfg.method)
         bm25.index((ids, vocabulary), create_empty_token=False, show_progress=False)
         return cls(list(vocabulary), bm25, cfg)
+
+    def terms(self, text: str) -> list[str]:
+        """``text``'s terms as this index's settings make them."""
+        return self.tokenizer.terms(text)
 
     @property
     def vocabulary_size(self) -> int:
@@ -176,9 +198,3 @@ def load_sparse(path: Path) -> Any:
     from scipy import sparse
 
     return sparse.load_npz(path).tocsr()
-
-
-def passage_terms(text: str, start: int, end: int, section: str | None) -> list[str]:
-    """What BM25 indexes for a passage ``text[start:end]``: its terms, plus its section heading's."""
-    body = terms(text[start:end])
-    return body + terms(section) if section else body

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import settings
-from .corpus import SUFFIXES, Corpus, Document, read_document
-from .embed import Embedder, Progress
-from .engine import Engine
-from .errors import DocumentError, QAError
-from .extracted import Extracted
-from .index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
-from .passages import Passage
+from .. import settings
+from ..answering.engine import Engine
+from ..documents.corpus import SUFFIXES, Corpus, Document, read_document
+from ..documents.extracted import Extracted
+from ..documents.passages import Passage
+from ..errors import DocumentError, QAError
+from ..models.embed import Embedder, Progress
+from ..retrieval.index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
 
 MAX_ENGINES = 8  # session indexes kept in memory; older ones are rebuilt from the disk cache on return
 MAX_CACHED_DOCUMENTS = 64  # embedded documents kept in memory
@@ -156,7 +156,7 @@ class Workspaces:
     def __init__(self, base: Engine, config: IndexConfig | None = None) -> None:
         self.base = base
         self.config = config or (base.stored.manifest.config if base.stored else IndexConfig())
-        self.library = Library(base.embedder, self.config)
+        self.library = Library(base.embedder, self.config, base.root)
         self.bundled = self._bundled(base)
         self._engines: OrderedDict[tuple[Source, ...], Engine] = OrderedDict({self.bundled: base})
         self._lock = threading.Lock()
@@ -210,7 +210,9 @@ class Workspaces:
             embedded.append(parts.renamed(source.name))
         texts = {d.name: d.text for d in documents}
         index = SearchIndex.build(embedded, texts, self.config, self.base.embedder.dimension)
-        return Engine(Corpus(tuple(documents), ()), index, self.base.embedder, vectors=self.base.vectors)
+        return Engine(
+            Corpus(tuple(documents), ()), index, self.base.embedder, vectors=self.base.vectors, index_dir=self.base.root
+        )
 
     def add_file(self, sources: Sequence[Source], path: Path, original_name: str) -> tuple[Source, ...]:
         """``sources`` with the uploaded file at ``path`` added (``WorkspaceError`` naming it if refused)."""
@@ -242,7 +244,7 @@ class Workspaces:
             kinds = ", ".join(SUFFIXES)
             raise WorkspaceError(f"{name}: {suffix or 'files without a type'} cannot be read; add {kinds} files")
         try:
-            return read_document(path, name)
+            return read_document(path, name, index_dir=self.base.root)
         except DocumentError as exc:
             raise WorkspaceError(f"{name} {exc.reason}") from None
 

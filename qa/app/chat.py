@@ -1,7 +1,7 @@
 """One browser session as data: its documents, those being read, its turns, and which chat message quotes
 which passage.
 
-A reply is shown as several chat messages (``qa.web``): the question, the head of the answer, then one
+A reply is shown as several chat messages (``qa.app.web``): the question, the head of the answer, then one
 message per quoted passage. The chat's messages are always built from the session's turns
 (``Conversation.messages``), so a click on a message (Gradio's select event carries only its index)
 finds the passage it quotes from the same record. A ``Session`` lives on the server, one per page load,
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..answering.results import Answer, Hit
+from ..render import refusal
 from . import web
 from .jobs import Job
-from .render import refusal
-from .results import Answer, Hit
 from .workspace import Source
 
 Message = dict[str, Any]

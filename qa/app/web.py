@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from .corpus import Document
-from .passages import Passage
-from .render import CLOSEST, evidence, not_answered, position, position_parts, quote_parts, read_as
-from .results import Answer, Hit
+from ..answering.results import Answer, Hit
+from ..documents.corpus import Document
+from ..documents.passages import Passage
+from ..render import CLOSEST, evidence, not_answered, position, position_parts, quote_parts, read_as
 
 QUESTION_PREVIEW_CHARS = 600
 SOURCE_WINDOW_CHARS = 100_000  # larger documents are shown around the cited passage

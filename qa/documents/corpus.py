@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings
-from .errors import CorpusError, DocumentError
+from .. import settings
+from ..errors import CorpusError, DocumentError
 from .extract import FORMATS, convert
 from .extracted import Extracted, ExtractError
 
@@ -57,8 +57,13 @@ class Corpus:
         raise KeyError(name)
 
 
-def read_document(path: Path, name: str, max_bytes: int | None = None) -> Document:
-    """Read one document; raise ``DocumentError`` naming the file and what to do about it."""
+def read_document(
+    path: Path, name: str, max_bytes: int | None = None, *, index_dir: Path | str | None = None
+) -> Document:
+    """Read one document; raise ``DocumentError`` naming the file and what to do about it.
+
+    A PDF, Word or HTML file's conversion is cached in the index root ``index_dir``.
+    """
     limit = settings.max_document_bytes() if max_bytes is None else max_bytes
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # a pipe or a device could block or never end
@@ -75,7 +80,7 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
             f"split it into smaller files or raise {settings.MAX_DOC_MB_ENV}",
         )
     if path.suffix.lower() in FORMATS:
-        return _converted(path, name, data)
+        return _converted(path, name, data, index_dir)
     if b"\x00" in data:
         raise DocumentError(str(path), f"looks binary (it contains NUL bytes); give the corpus {_KINDS} files")
     try:
@@ -94,11 +99,11 @@ def read_document(path: Path, name: str, max_bytes: int | None = None) -> Docume
 _KINDS = ", ".join(SUFFIXES)
 
 
-def _converted(path: Path, name: str, data: bytes) -> Document:
+def _converted(path: Path, name: str, data: bytes, index_dir: Path | str | None) -> Document:
     if not data.strip():
         raise DocumentError(str(path), "is empty; add text to it or leave it out of the corpus")
     try:
-        extracted = convert(data, path.suffix)
+        extracted = convert(data, path.suffix, index_dir)
     except ExtractError as exc:
         raise DocumentError(str(path), str(exc)) from None
     return Document(name, path, extracted.text, _stored_hash(extracted), extracted.pages, extracted.headings)
@@ -135,7 +140,9 @@ def _candidates(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     return out
 
 
-def load_corpus(paths: Sequence[Path | str], max_bytes: int | None = None) -> Corpus:
+def load_corpus(
+    paths: Sequence[Path | str], max_bytes: int | None = None, *, index_dir: Path | str | None = None
+) -> Corpus:
     """Load every document the paths name (files, or folders searched for ``SUFFIXES``).
 
     A document that cannot be used is reported in ``Corpus.problems`` and the others still load;
@@ -160,7 +167,7 @@ def load_corpus(paths: Sequence[Path | str], max_bytes: int | None = None) -> Co
             )
         names[name] = file
         try:
-            documents.append(read_document(file, name, limit))
+            documents.append(read_document(file, name, limit, index_dir=index_dir))
         except DocumentError as exc:
             problems.append(exc)
     if not documents:

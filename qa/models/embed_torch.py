@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
 from .embed import BatchedEmbedder, resolve_model
-from .errors import ModelError
 
 
 def set_offline() -> None:

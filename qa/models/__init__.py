@@ -1,0 +1,4 @@
+"""Models: the embedders (one protocol, PyTorch and ONNX Runtime backends, the choice between them); the
+trained reader goes here too.
+Imports ``qa.errors`` and ``qa.settings`` only (not ``qa.documents``: a model sees text, not files).
+"""
