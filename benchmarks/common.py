@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -33,3 +34,10 @@ def parser(module: str, doc: str | None, repeats: int | None = None) -> argparse
     if repeats is not None:
         out.add_argument("--repeats", type=int, default=repeats, help="runs of each timing (their median)")
     return out
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
