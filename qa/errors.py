@@ -33,3 +33,7 @@ class ModelError(QAError):
 
 class IndexStoreError(QAError):
     """The saved index cannot be used and could not be rebuilt."""
+
+
+class ReaderError(ModelError):
+    """The reader's shipped weights are missing or damaged, or it could not be exported to ONNX."""
