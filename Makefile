@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install install-test install-bench run index test lint bench quality clean
+.PHONY: install install-test install-bench install-train train-reader run index test lint bench quality clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,17 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	touch $@
 
 install-bench: $(VENV)/.installed-bench
+
+$(VENV)/.installed-train: $(VENV)/.installed
+	$(PIP) -e '.[train]'
+	touch $@
+
+install-train: $(VENV)/.installed-train
+
+# The reader's shipped weights (qa/models/weights/), from ../shared/train on the CPU: about 45 minutes on 2 cores;
+# see docs/reader.md. Runs and checkpoints go under $$QA_READER_WORK (default /tmp/reader-work).
+train-reader: install-train
+	HF_HUB_OFFLINE=1 $(PY) -m benchmarks.train_reader --ship $(READER_ARGS)
 
 index: install
 	$(VENV)/bin/qa index

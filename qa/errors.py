@@ -37,3 +37,7 @@ class IndexStoreError(QAError):
 
 class ParametersError(QAError):
     """A file of fitted parameters (rank weights, the gate, answerability) is missing or malformed."""
+
+
+class ReaderError(ModelError):
+    """The reader's shipped weights are missing or damaged, or it could not be exported to ONNX."""

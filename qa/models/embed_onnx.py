@@ -240,3 +240,63 @@ def _export_graph(st: Any, path: Path) -> list[str]:
             dynamo=False,
         )
     return input_names
+
+
+def onnx_cache_key(slug: str, parts: object) -> str:
+    """A cache folder name for another exported model (the reader): ``slug`` and a hash of ``parts``
+    (what the export depends on) and of the export code and runtime versions."""
+    import onnxruntime
+
+    fingerprint = json.dumps([slug, parts, EXPORT_VERSION, onnxruntime.__version__], sort_keys=True, default=str)
+    return f"{slug}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+
+
+def export_onnx_graph(
+    forward: Any, module: Any, sample: tuple[Any, ...], input_names: list[str], output_name: str, path: Path
+) -> None:
+    """Trace ``forward(*inputs)`` (the computation of the torch ``module``) into an ONNX file at ``path``,
+    with the batch and token axes dynamic; the same settings as the embedder's export."""
+    import torch
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = module
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return forward(*inputs)  # type: ignore[no-any-return]
+
+    axes = {name: {0: "batch", 1: "tokens"} for name in input_names} | {output_name: {0: "batch"}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Graph().eval(),
+            sample,
+            str(path),
+            input_names=input_names,
+            output_names=[output_name],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def quantize_onnx_graph(source: Path, target: Path) -> None:
+    """Write an int8 copy of the ONNX graph ``source`` at ``target`` (atomically), as ``quantize`` does:
+    matrix-product weights in int8 with one scale per output channel."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(
+                str(source),
+                str(staging),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"MatMulConstBOnly": True},
+            )
+        staging.replace(target)
+    finally:
+        staging.unlink(missing_ok=True)
