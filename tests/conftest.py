@@ -33,6 +33,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     """
     embedder = FakeEmbedder()
     monkeypatch.setattr("qa.models.embedders.make_embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr("qa.models.embedders.make_reader", lambda *args, **kwargs: None)  # ranked without it
     return embedder
 
 

@@ -38,6 +38,7 @@ CONTRACT = {
     "line": int,
     "highlight": dict,
     "page": (int, type(None)),
+    "reader": (float, type(None)),  # the reader's probability for the highlight (None: not read)
 }
 
 

@@ -40,11 +40,12 @@ FEATURES = (
     "terms",
     "type_missing",
 )
+READER_FEATURES = (*FEATURES, "reader")  # with the reader: its probability that the highlight answers
 # How a feature may move the confidence: +1 more of it never lowers it, -1 never raises it, 0 the fit
 # decides. More of the question found in the answer never makes the engine more doubtful, and more of it
 # missing (words the text never uses, a rare term the passage lacks, no number or name where one is
 # asked for) never makes it surer. The similarity and score signs are left to the data.
-DIRECTION = dict.fromkeys(FEATURES, 0) | {
+DIRECTION = dict.fromkeys(READER_FEATURES, 0) | {
     "coverage": 1,
     "highlight_coverage": 1,
     "unknown_terms": -1,
@@ -96,21 +97,24 @@ class AnswerabilityModel:
         }
 
     @classmethod
-    def from_fields(cls, fields: Fields) -> AnswerabilityModel:
+    def from_fields(cls, fields: Fields, features: tuple[str, ...] = FEATURES) -> AnswerabilityModel:
         """The model as ``answerability.json`` holds it, checked (``fitted``)."""
         return cls(
-            features=fields.names("features", FEATURES),
-            mean=fields.numbers("mean", len(FEATURES)),
-            scale=fields.numbers("scale", len(FEATURES)),
-            coef=fields.numbers("coef", len(FEATURES)),
+            features=fields.names("features", features),
+            mean=fields.numbers("mean", len(features)),
+            scale=fields.numbers("scale", len(features)),
+            coef=fields.numbers("coef", len(features)),
             intercept=fields.number("intercept"),
             threshold=fields.number("threshold"),
         )
 
 
-@lru_cache(maxsize=1)
-def shipped_model() -> AnswerabilityModel:
-    """The model fitted for this release (``answerability.json``)."""
+@lru_cache(maxsize=2)
+def shipped_model(with_reader: bool = False) -> AnswerabilityModel:
+    """The model fitted for this release: ``answerability.json``, or ``answerability-reader.json`` (the
+    same features and the reader's probability) for an engine that has the reader."""
+    if with_reader:
+        return fitted.load("answerability-reader", lambda f: AnswerabilityModel.from_fields(f, READER_FEATURES))
     return fitted.load("answerability", AnswerabilityModel.from_fields)
 
 

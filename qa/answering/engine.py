@@ -29,6 +29,7 @@ from ..documents.passages import Passage
 from ..errors import QuestionError
 from ..models import embedders
 from ..models.embed import Embedder, Progress
+from ..models.reader import Reader
 from ..retrieval.index import IndexConfig, SearchIndex
 from ..retrieval.store import Notice, StoredIndex, open_index
 from . import conversation
@@ -56,6 +57,7 @@ class Engine:
         vectors: VectorCache | None = None,
         index_dir: Path | str | None = None,
         fusion: str = "weighted",
+        reader: Reader | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
@@ -63,7 +65,8 @@ class Engine:
         self.stored = stored
         self.root = settings.index_root(index_dir)  # the index root: every cache of this engine's lives there
         self.texts = {doc.name: doc.text for doc in corpus.documents}
-        self.ranker = Ranker(index, self.texts, fusion=fusion)  # the fitted score, or plain RRF to compare
+        self.reader = reader  # reads the question with the best candidate sentences (None: ranked without)
+        self.ranker = Ranker(index, self.texts, fusion=fusion, reader=reader)  # the fitted score, or plain RRF
         self.gate = shipped_gate()
         self._rows = {passage: row for row, passage in enumerate(index.passages)}
         self._names: Names | None = None  # the corpus's names, for reading an ellipsis (made when first needed)
@@ -83,10 +86,13 @@ class Engine:
         progress: Progress | None = None,
         rebuild: bool = False,
         fusion: str = "weighted",
+        reader: Reader | None = None,
+        use_reader: bool = True,
     ) -> Engine:
         """Load the corpus and the model, then load (or build, or refresh) the index.
 
         ``fusion`` picks the ranking once: the fitted ``"weighted"`` score (default) or plain ``"rrf"``.
+        The shipped reader is loaded unless ``reader`` is given or ``use_reader`` is False.
         """
         paths = list(corpus) if corpus else [DEFAULT_CORPUS]
         docs = load_corpus(paths, index_dir=index_dir)
@@ -95,7 +101,9 @@ class Engine:
                 notice(f"skipped {problem}")
         model_ = embedder or embedders.make_embedder(model, settings.models_dir(index_dir), notice=notice)
         stored = open_index(docs, paths, model_, config, index_dir, notice, progress, force=rebuild)
-        return cls(docs, stored.index, model_, stored, index_dir=index_dir, fusion=fusion)
+        if reader is None and use_reader and fusion == "weighted":
+            reader = embedders.make_reader(settings.models_dir(index_dir), notice)
+        return cls(docs, stored.index, model_, stored, index_dir=index_dir, fusion=fusion, reader=reader)
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -164,7 +172,13 @@ class Engine:
         """The ``Answer`` to a prepared question: read, ranked, and tied to the earlier question it followed."""
         reading = self.read(asked)
         answer = self.ranker.rank(
-            reading.found, asked.question, k, truncated=asked.truncated, context=reading.around, follow=reading.follow
+            reading.found,
+            asked.question,
+            k,
+            truncated=asked.truncated,
+            context=reading.around,
+            follow=reading.follow,
+            read_as=asked.text,
         )
         if reading.context is None or not answer.hits:
             return answer

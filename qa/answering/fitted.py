@@ -5,6 +5,8 @@ Each file is written by the script that fits it (``--write``), never pasted into
     rank.json           the rank weights                      python -m benchmarks.fit_weights --write
     conversation.json   follow-up weights and the gate        python -m benchmarks.fit_conversation --write
     answerability.json  the calibrated "answered" confidence  python -m benchmarks.fit_answerability --write
+    answerability-reader.json  the same, with the reader      python -m benchmarks.fit_answerability --reader --write
+    reading.json        how the reader moves the ranking      python -m benchmarks.fit_reading --write
 
 ``load`` reads one file and hands it to a parser that reads it through ``Fields``, which checks the
 shape (an object, the expected names in order, lists of the right length, finite numbers); whatever is
@@ -26,6 +28,8 @@ FITTED_BY = {
     "rank": "benchmarks.fit_weights",
     "conversation": "benchmarks.fit_conversation",
     "answerability": "benchmarks.fit_answerability",
+    "answerability-reader": "benchmarks.fit_answerability --reader",
+    "reading": "benchmarks.fit_reading",
 }
 T = TypeVar("T")
 
@@ -58,6 +62,13 @@ class Fields:
     def number(self, key: str) -> float:
         """A finite number."""
         return _finite(self._get(key), self._path(key))
+
+    def whole(self, key: str, least: int = 1) -> int:
+        """A whole number of at least ``least``."""
+        value = self.number(key)
+        if value != int(value) or value < least:
+            raise _FieldError(f"{self._path(key)} must be a whole number of at least {least}, not {value!r}")
+        return int(value)
 
     def numbers(self, key: str, length: int) -> tuple[float, ...]:
         """A list of ``length`` finite numbers."""

@@ -21,17 +21,18 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import QuestionError
+from ..models.reader import Reader
 from ..retrieval.index import SearchIndex
 from ..retrieval.search import Candidates, top_ids
 from . import fitted
-from .answerability import FEATURES, AnswerabilityModel, shipped_model, type_missing
+from .answerability import AnswerabilityModel, shipped_model, type_missing
 from .fitted import Fields
+from .reading import HIGHLIGHT_COVERAGE, Read, ReaderUse, read, shipped_use
 from .results import Answer, Highlight, Hit
 
 FUSIONS = ("weighted", "rrf")
 RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 RRF_K = 60
-HIGHLIGHT_COVERAGE = 0.3
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,19 @@ class Ranker:
         model: AnswerabilityModel | None = None,
         follow_up: FollowUpWeights | None = None,
         fusion: str = "weighted",
+        reader: Reader | None = None,
+        use: ReaderUse | None = None,
     ) -> None:
         self.index = index
         self.fusion = check_fusion(fusion)
         self.texts = texts
         self.weights = weights or shipped_weights()
-        self.model = model or shipped_model()
+        self.reader = reader if self.fusion == "weighted" else None  # RRF is kept as it was, to compare
+        self.use = use or (shipped_use() if self.reader is not None else None)
+        self.model = model or shipped_model(with_reader=self.reader is not None)
         self.follow_up = follow_up or shipped_follow_up()
         self._sentence_spans = [span for p in index.passages for span in p.sentences]
+        self._sentence_of = [(row, j) for row, p in enumerate(index.passages) for j in range(len(p.sentences))]
 
     def scores(self, found: Candidates, context: Candidates | None = None, follow: float = 0.0) -> np.ndarray:
         """The weighted rank score; for a follow-up, blended with the follow-up score by ``follow``."""
@@ -130,18 +136,23 @@ class Ranker:
         truncated: bool = False,
         context: Candidates | None = None,
         follow: float = 0.0,
+        read_as: str | None = None,
     ) -> Answer:
         """The ``k`` best passages for ``question`` (whose candidates are ``found``), highlighted.
 
-        A follow-up passes the same candidates' features for its ``context`` and the gate's ``follow``.
+        A follow-up passes the same candidates' features for its ``context`` and the gate's ``follow``;
+        the reader reads the question as ``read_as`` (as read in its conversation and cut), if given.
         """
         weighted = self.scores(found, context, follow)
+        reading = self.read(found, weighted, read_as or question)
+        if reading is not None and self.use is not None:
+            weighted = weighted + self.use.weight * reading.best
         scores = weighted if self.fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
-        hits = tuple(self._hit(r, found, int(i), float(scores[i])) for r, i in enumerate(order, start=1))
+        hits = tuple(self._hit(r, found, int(i), float(scores[i]), reading) for r, i in enumerate(order, start=1))
         if not hits:
             return Answer(question=question, answered=False, hits=hits, truncated=truncated, confidence=0.0)
-        evidence = self.evidence(found, weighted, int(order[0]), question, hits[0].highlight.text)
+        evidence = self.evidence(found, weighted, int(order[0]), question, hits[0].highlight.text, reading)
         confidence = self.model.confidence(evidence)
         return Answer(
             question=question,
@@ -152,11 +163,26 @@ class Ranker:
             evidence=tuple(float(v) for v in evidence),
         )
 
-    def evidence(self, found: Candidates, weighted: np.ndarray, i: int, question: str, highlight: str) -> np.ndarray:
-        """The answerability features (``answerability.FEATURES``) of candidate ``i``, the passage ranked first."""
+    def read(self, found: Candidates, scores: np.ndarray, question: str) -> Read | None:
+        """What the reader makes of the best candidates (None without a reader, or without candidates)."""
+        if self.reader is None or self.use is None or not len(found.ids):
+            return None
+        passages, texts = self.index.passages, self.texts
+        return read(self.reader, self.use, found, scores, question, passages, texts, self._sentence_of)
+
+    def evidence(
+        self,
+        found: Candidates,
+        weighted: np.ndarray,
+        i: int,
+        question: str,
+        highlight: str,
+        reading: Read | None = None,
+    ) -> np.ndarray:
+        """The answerability features (the model's ``features``) of candidate ``i``, the passage ranked first."""
         others = np.delete(weighted, i)
         block = slice(int(found.segments[i]), int(found.segments[i + 1]))
-        local = int(np.flatnonzero(found.sentence_rows[block] == self.highlight_row(found, i))[0])
+        local = int(np.flatnonzero(found.sentence_rows[block] == self.highlight_row(found, i, reading))[0])
         query = found.query
         present = self.index.holding(query.ids, found.sentence_rows[block]).max(axis=0, initial=0)
         absent = query.idf[present == 0] if len(query.ids) else query.idf
@@ -175,20 +201,28 @@ class Ranker:
             else 0.0,
             "terms": min(query.count, 8) / 8,
             "type_missing": type_missing(question, highlight),
+            "reader": float(reading.best[i]) if reading is not None else 0.0,
         }
-        return np.array([values[name] for name in FEATURES])
+        return np.array([values[name] for name in self.model.features])
 
-    def highlight_row(self, found: Candidates, i: int) -> int:
-        """Absolute sentence row of the highlight of candidate ``i``."""
+    def highlight_row(self, found: Candidates, i: int, reading: Read | None = None) -> int:
+        """Absolute sentence row of the highlight of candidate ``i``: the best sentence by similarity and
+        coverage, and, where the reader read it, by the reader's probability too."""
         block = slice(int(found.segments[i]), int(found.segments[i + 1]))
+        rows = found.sentence_rows[block]
         combined = found.sentence_similarity[block] + HIGHLIGHT_COVERAGE * found.sentence_coverage[block]
-        return int(found.sentence_rows[block][int(np.argmax(combined))])
+        if reading is not None and self.use is not None:
+            combined = combined + self.use.highlight * np.array([reading.rows.get(int(r), 0.0) for r in rows])
+        return int(rows[int(np.argmax(combined))])
 
-    def _hit(self, rank: int, found: Candidates, i: int, score: float) -> Hit:
+    def _hit(self, rank: int, found: Candidates, i: int, score: float, reading: Read | None = None) -> Hit:
         passage = self.index.passages[int(found.ids[i])]
         text = self.texts[passage.doc]
-        start, end = self._sentence_spans[self.highlight_row(found, i)]
-        return Hit(rank, score, passage, text[passage.start : passage.end], Highlight(start, end, text[start:end]))
+        row = self.highlight_row(found, i, reading)
+        start, end = self._sentence_spans[row]
+        said = reading.of(row) if reading is not None else None
+        highlight = Highlight(start, end, text[start:end])
+        return Hit(rank, score, passage, text[passage.start : passage.end], highlight, said)
 
 
 def reciprocal_rank_fusion(dense: np.ndarray, lexical: np.ndarray, k: int = RRF_K) -> np.ndarray:

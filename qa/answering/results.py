@@ -32,6 +32,7 @@ class Hit:
     passage: Passage
     text: str
     highlight: Highlight
+    reader: float | None = None  # the reader's probability that the highlight answers (None: not read)
 
     def to_json(self) -> dict[str, Any]:
         p = self.passage
@@ -52,6 +53,7 @@ class Hit:
                 "page": p.page,  # a highlight lies inside its passage, which lies inside one page
             },
             "page": p.page,
+            "reader": None if self.reader is None else round(float(self.reader), 4),
         }
 
 
@@ -101,7 +103,9 @@ class Answer:
             highlight = Span(int(light["start"]), int(light["end"]), str(light["text"]))
             if not passage.start <= highlight.start <= highlight.end <= passage.end:
                 raise ValueError("a highlight outside its passage")
-            hits.append(Hit(int(item["rank"]), float(item["score"]), passage, str(item["text"]), highlight))
+            said = item.get("reader")
+            reader = None if said is None else float(said)
+            hits.append(Hit(int(item["rank"]), float(item["score"]), passage, str(item["text"]), highlight, reader))
         context = record["context"]
         read = None
         if context is not None:

@@ -210,9 +210,9 @@ class Workspaces:
             embedded.append(parts.renamed(source.name))
         texts = {d.name: d.text for d in documents}
         index = SearchIndex.build(embedded, texts, self.config, self.base.embedder.dimension)
-        return Engine(
-            Corpus(tuple(documents), ()), index, self.base.embedder, vectors=self.base.vectors, index_dir=self.base.root
-        )
+        base = self.base
+        corpus = Corpus(tuple(documents), ())
+        return Engine(corpus, index, base.embedder, vectors=base.vectors, index_dir=base.root, reader=base.reader)
 
     def add_file(self, sources: Sequence[Source], path: Path, original_name: str) -> tuple[Source, ...]:
         """``sources`` with the uploaded file at ``path`` added (``WorkspaceError`` naming it if refused)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import settings
 from .embed import Embedder
+from .reader import Reader
 
 
 def make_embedder(
@@ -37,3 +38,11 @@ def make_embedder(
         from .embed_torch import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(chosen)
+
+
+def make_reader(cache_dir: Path | None = None, notice: Callable[[str], None] | None = None) -> Reader | None:
+    """The shipped reader on ``$QA_BACKEND`` (ONNX exported into ``cache_dir``), or None after one notice
+    when its weights are missing or damaged (the engine then ranks without it)."""
+    from .reader import open_reader
+
+    return open_reader(cache_dir, notice)
