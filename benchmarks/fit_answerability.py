@@ -1,6 +1,6 @@
 """Fit the calibrated answerability score (``qa/answering/answerability.py``) and check it on held-out questions.
 
-    .venv/bin/python -m benchmarks.fit_answerability [--bench ../shared/bench] [--write] [--plot docs/reliability.png]
+    .venv/bin/python -m benchmarks.fit_answerability [--bench ../shared/bench] [--reader] [--write] [--plot docs/reliability.png]
 
 Every question is answered by the engine as shipped; its ``Answer.evidence`` (the features of the
 passage ranked first) and a label — 1 when the question is answerable and that passage holds a whole
@@ -15,7 +15,9 @@ most 5 % of its answerable SQuAD ones. Everything is reported on the *held-out* 
 * held out: ``article-heldout``, the odd rows of ``answerable-article``/``unanswerable-article``, the
   SQuAD articles Packet_switching, Steam_engine and Warsaw, the other half of the dialogues.
 
-``--write`` saves the model to ``qa/answering/answerability.json``; ``--plot`` draws the reliability diagram of
+``--reader`` fits the model of an engine with the reader (its probability is one more feature) and
+writes ``answerability-reader.json``; without it the engine ranks without the reader. ``--write`` saves
+the model to ``qa/answering/answerability.json`` (or ``answerability-reader.json``); ``--plot`` draws the reliability diagram of
 the held-out rows (matplotlib, ``pip install -e '.[bench]'``). Calibration error is measured over 10
 equal-width bins of confidence, each weighted by its share of the rows.
 """
@@ -34,7 +36,7 @@ from scipy.optimize import minimize
 from benchmarks import common
 from benchmarks.common import DATA, ROOT
 from qa.answering import fitted
-from qa.answering.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model
+from qa.answering.answerability import DIRECTION, FEATURES, READER_FEATURES, AnswerabilityModel, shipped_model
 from qa.answering.engine import Engine
 from qa.evaluate import Question, first_hit_rank, read_questions
 from qa.models.embedders import make_embedder
@@ -69,10 +71,10 @@ def rows_of(engine: Engine, questions: Sequence[Question], group: str, name: str
     return out
 
 
-def collect(bench: Path) -> tuple[list[Row], list[Row]]:
-    """(fit rows, held-out rows)."""
+def collect(bench: Path, reader: bool = False) -> tuple[list[Row], list[Row]]:
+    """(fit rows, held-out rows), answered by engines with the reader or without it."""
     embedder = make_embedder()
-    article = Engine.open([ARTICLE], embedder=embedder)
+    article = Engine.open([ARTICLE], embedder=embedder, use_reader=reader)
     fit: list[Row] = []
     held: list[Row] = []
 
@@ -91,7 +93,7 @@ def collect(bench: Path) -> tuple[list[Row], list[Row]]:
     dialogues = read_questions(DATA / "dialogues-squad.questions.jsonl")
     order = sorted({q.id.rsplit("-", 1)[0] for q in dialogues})
     for path in sorted((bench / "squad-dev").glob("*.txt")):
-        engine = Engine.open([path], embedder=embedder)
+        engine = Engine.open([path], embedder=embedder, reader=article.reader, use_reader=reader)
         part = fit if path.stem in FIT_SQUAD else held
         part += rows_of(engine, read_questions(path.with_suffix(".questions.jsonl")), "squad", "squad")
         part += rows_of(engine, [q for q in unanswerable if q.doc == path.name], "squad", "unanswerable-squad")
@@ -102,7 +104,7 @@ def collect(bench: Path) -> tuple[list[Row], list[Row]]:
     return fit, held
 
 
-def fit_model(rows: Sequence[Row], l2: float = 0.01) -> AnswerabilityModel:
+def fit_model(rows: Sequence[Row], features: tuple[str, ...] = FEATURES, l2: float = 0.01) -> AnswerabilityModel:
     x = np.array([r.evidence for r in rows])
     y = np.array([r.label for r in rows])
     mean, scale = x.mean(0), x.std(0) + 1e-9
@@ -112,11 +114,11 @@ def fit_model(rows: Sequence[Row], l2: float = 0.01) -> AnswerabilityModel:
         p = 1 / (1 + np.exp(-(z @ w[1:] + w[0])))
         return float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)) + l2 * w[1:] @ w[1:])
 
-    signs = [DIRECTION[f] for f in FEATURES]
+    signs = [DIRECTION[f] for f in features]
     bounds = [(None, None)] + [(0, None) if d > 0 else (None, 0) if d < 0 else (None, None) for d in signs]
     w = minimize(loss, np.zeros(z.shape[1] + 1), method="L-BFGS-B", bounds=bounds).x
     return AnswerabilityModel(
-        FEATURES,
+        features,
         tuple(float(v) for v in mean),
         tuple(float(v) for v in scale),
         tuple(float(v) for v in w[1:]),
@@ -210,25 +212,28 @@ def report(rows: Sequence[Row], threshold: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_answerability", __doc__)
-    parser.add_argument(
-        "--write", action="store_true", help=f"save the fitted model to {fitted.path_of('answerability')}"
-    )
+    parser.add_argument("--reader", action="store_true", help="fit the model of an engine with the reader")
+    parser.add_argument("--write", action="store_true", help="save the fitted model beside the code")
     parser.add_argument("--plot", type=Path, default=None, help="draw the reliability diagram to this PNG")
     args = parser.parse_args(argv)
-    fit, held = collect(args.bench)
+    name, features = ("answerability-reader", READER_FEATURES) if args.reader else ("answerability", FEATURES)
+    fit, held = collect(args.bench, args.reader)
+    if args.reader and not any(r.evidence[-1] for r in fit):
+        raise SystemExit("fit_answerability: --reader, but the engine has no reader (see the notice above)")
     shipped = [dataclasses.replace(r) for r in held]
-    model = fit_model(fit)
+    model = fit_model(fit, features)
     score(model, fit)
     model = dataclasses.replace(model, threshold=fit_threshold(fit))
     score(model, held)
     print(f"fitted on {len(fit)} rows; threshold {model.threshold} (≤3 % article, ≤5 % SQuAD answerable refused)")
-    print("  " + json.dumps(dict(zip(FEATURES, [round(c, 3) for c in model.coef], strict=True))))
+    print("  " + json.dumps(dict(zip(features, [round(c, 3) for c in model.coef], strict=True))))
     print("\nheld out, as fitted here:")
     report(held, model.threshold)
-    print("\nheld out, as shipped (qa/answering/answerability.json):")
-    report(shipped, shipped_model().threshold)
+    print(f"\nheld out, as shipped (qa/answering/{name}.json):")
+    report(shipped, shipped_model(with_reader=args.reader).threshold)
     if args.write:
-        print(f"\nwrote {fitted.write('answerability', model.to_json(), AnswerabilityModel.from_fields)}")
+        check = lambda f: AnswerabilityModel.from_fields(f, features)  # noqa: E731
+        print(f"\nwrote {fitted.write(name, model.to_json(), check)}")
     if args.plot:
         plot(held, args.plot)
         print(f"wrote {args.plot}")
