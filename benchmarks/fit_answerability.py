@@ -1,6 +1,7 @@
 """Fit the calibrated answerability score (``qa/answering/answerability.py``) and check it on held-out questions.
 
-    .venv/bin/python -m benchmarks.fit_answerability [--bench ../shared/bench] [--reader] [--write] [--plot docs/reliability.png]
+    .venv/bin/python -m benchmarks.fit_answerability [--bench ../shared/bench] [--reader] [--write]
+        [--plot docs/reliability.png]
 
 Every question is answered by the engine as shipped; its ``Answer.evidence`` (the features of the
 passage ranked first) and a label — 1 when the question is answerable and that passage holds a whole
@@ -17,9 +18,9 @@ most 5 % of its answerable SQuAD ones. Everything is reported on the *held-out* 
 
 ``--reader`` fits the model of an engine with the reader (its probability is one more feature) and
 writes ``answerability-reader.json``; without it the engine ranks without the reader. ``--write`` saves
-the model to ``qa/answering/answerability.json`` (or ``answerability-reader.json``); ``--plot`` draws the reliability diagram of
-the held-out rows (matplotlib, ``pip install -e '.[bench]'``). Calibration error is measured over 10
-equal-width bins of confidence, each weighted by its share of the rows.
+the model to ``qa/answering/answerability.json`` (or ``answerability-reader.json``); ``--plot`` draws
+the reliability diagram of the held-out rows (matplotlib, ``pip install -e '.[bench]'``). Calibration
+error is measured over 10 equal-width bins of confidence, each weighted by its share of the rows.
 """
 
 from __future__ import annotations
