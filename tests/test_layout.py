@@ -15,6 +15,7 @@ ROOT = Path(qa.__file__).parent
 STEPS = {
     "qa.errors": 0,
     "qa.settings": 1,
+    "qa.storage": 1,
     "qa.documents": 2,
     "qa.models": 3,
     "qa.retrieval": 4,
