@@ -107,14 +107,21 @@ class OnnxEmbedder(BatchedEmbedder):
             ) from None
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
+        return self.forward(self.tokenize(texts))
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The model's inputs for ``texts`` (one padded batch), as ``forward`` takes them."""
+        encodings = self._tokenizer.encode_batch(list(texts))
         columns = {
             "input_ids": [e.ids for e in encodings],
             "attention_mask": [e.attention_mask for e in encodings],
             "token_type_ids": [e.type_ids for e in encodings],
         }
-        feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
-        (vectors,) = self._session.run(["embedding"], feed)
+        return {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
+
+    def forward(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's forward pass alone: unit vectors of a tokenised batch."""
+        (vectors,) = self._session.run(["embedding"], inputs)
         return np.asarray(vectors, dtype=np.float32)
 
     def _token_ends(self, text: str) -> Sequence[int]:
