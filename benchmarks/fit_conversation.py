@@ -34,7 +34,7 @@ from benchmarks.common import DATA, ROOT
 from qa.answering import fitted
 from qa.answering.conversation import GateModel, parse_conversation
 from qa.answering.engine import Engine
-from qa.answering.rank import FollowUpWeights, RankWeights, shipped_follow_up
+from qa.answering.weights import FollowUpWeights, RankWeights, shipped_follow_up
 from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
 from qa.models.embed import Embedder
 from qa.models.embedders import make_embedder

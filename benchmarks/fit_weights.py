@@ -28,7 +28,7 @@ from benchmarks import common
 from benchmarks.common import ARTICLE, DATA
 from qa.answering import fitted
 from qa.answering.engine import Engine
-from qa.answering.rank import RANK_FEATURES, RankWeights, shipped_weights
+from qa.answering.weights import RANK_FEATURES, RankWeights, shipped_weights
 from qa.evaluate import read_questions
 from qa.models.embedders import make_embedder
 
