@@ -6,8 +6,10 @@ import argparse
 import socket
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench"  # ../shared/bench beside the project, as the Makefile has it
@@ -41,3 +43,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def fit_listwise(
+    data: Sequence[tuple[np.ndarray, np.ndarray]], start: np.ndarray, l2: float = 0.01, temperature: float = 10.0
+) -> np.ndarray:
+    """Rank weights by a listwise softmax: each item is (candidates × features, which candidates are
+    gold), the loss the log of the softmax mass on the gold ones, plus ``l2`` on the weights."""
+    from scipy.optimize import minimize
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, gold in data:
+            s = temperature * (x @ w)
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            pg = p[gold].sum()
+            total -= float(np.log(pg + 1e-12))
+            grad -= temperature * (x.T @ (np.where(gold, p / (pg + 1e-12), 0.0) - p))
+        return total / len(data) + l2 * float(w @ w), grad / len(data) + 2 * l2 * w
+
+    return np.asarray(minimize(loss, start, jac=True, method="L-BFGS-B").x)

@@ -23,25 +23,21 @@ from __future__ import annotations
 import dataclasses
 import re
 import statistics
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests/documents.py makes the files, as the tests do
+from benchmarks import common
+from benchmarks.common import ARTICLE
+from benchmarks.samples import page_html, print_pdf, word_file
+from qa import settings
+from qa.answering.engine import Engine
+from qa.app.workspace import Source, Workspaces
+from qa.documents.corpus import read_document
+from qa.evaluate import Question, evaluate, read_questions
+from qa.models.embed import Embedder
+from qa.models.embedders import make_embedder
 
-from benchmarks import common  # noqa: E402
-from qa import settings  # noqa: E402
-from qa.answering.engine import Engine  # noqa: E402
-from qa.app.workspace import Source, Workspaces  # noqa: E402
-from qa.documents.corpus import read_document  # noqa: E402
-from qa.evaluate import Question, evaluate, read_questions  # noqa: E402
-from qa.models.embed import Embedder  # noqa: E402
-from qa.models.embedders import make_embedder  # noqa: E402
-from tests.documents import page_html, print_pdf, word_file  # noqa: E402
-
-ARTICLE = ROOT / "corpus" / "harmonyos-smart-mobility.txt"
 CHROME_WORDS = ("cookies", "About us", "Related stories", "Copyright", "tracker", "file://", "/tmp/")
 
 

@@ -34,7 +34,7 @@ from benchmarks.common import DATA, ROOT
 from qa.answering import fitted
 from qa.answering.conversation import GateModel, parse_conversation
 from qa.answering.engine import Engine
-from qa.answering.rank import FollowUpWeights, RankWeights, shipped_follow_up
+from qa.answering.weights import FollowUpWeights, RankWeights, shipped_follow_up
 from qa.evaluate import Metrics, Question, evaluate, pool_metrics, read_questions
 from qa.models.embed import Embedder
 from qa.models.embedders import make_embedder
@@ -91,21 +91,9 @@ def turns(engine: Engine, questions: Sequence[Question]) -> list[Turn]:
     return out
 
 
-def fit_rank(data: Sequence[Turn], start: np.ndarray, l2: float = 0.01, temperature: float = 10.0) -> np.ndarray:
+def fit_rank(data: Sequence[Turn], start: np.ndarray) -> np.ndarray:
     rows = [(t.x, t.gold) for t in data if t.question.turn == "follow-up" and t.gold.any()]
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = 0.0, np.zeros_like(w)
-        for x, gold in rows:
-            s = temperature * (x @ w)
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            pg = p[gold].sum()
-            total -= np.log(pg + 1e-12)
-            grad -= temperature * (x.T @ (np.where(gold, p / (pg + 1e-12), 0.0) - p))
-        return total / len(rows) + l2 * float(w @ w), grad / len(rows) + 2 * l2 * w
-
-    return np.asarray(minimize(loss, start, jac=True, method="L-BFGS-B").x)
+    return common.fit_listwise(rows, start)
 
 
 def fit_gate(data: Sequence[Turn], l2: float = 0.001) -> np.ndarray:

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 from benchmarks import common
 from benchmarks.common import ARTICLE, DATA
 from qa.answering import fitted
 from qa.answering.engine import Engine
-from qa.answering.rank import RANK_FEATURES, RankWeights, shipped_weights
+from qa.answering.weights import RANK_FEATURES, RankWeights, shipped_weights
 from qa.evaluate import read_questions
 from qa.models.embedders import make_embedder
 
@@ -60,23 +59,9 @@ def collect(engine: Engine, questions_path: Path, group: str) -> list[Row]:
     return rows
 
 
-def fit_rank(rows: Sequence[Row], l2: float = 0.01, temperature: float = 10.0) -> np.ndarray:
+def fit_rank(rows: Sequence[Row]) -> np.ndarray:
     data = [(r.x, r.gold) for r in rows if r.answerable and r.gold.any()]
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = 0.0, np.zeros_like(w)
-        for x, g in data:
-            s = temperature * (x @ w)
-            s -= s.max()
-            p = np.exp(s)
-            p /= p.sum()
-            pg = p[g].sum()
-            total -= float(np.log(pg + 1e-12))
-            grad -= temperature * ((x[g] * p[g, None]).sum(0) / (pg + 1e-12) - (x * p[:, None]).sum(0))
-        return total / len(data) + l2 * float(w @ w), grad / len(data) + 2 * l2 * w
-
-    result = minimize(loss, np.full(len(RANK_FEATURES), 0.5), jac=True, method="L-BFGS-B")
-    return np.asarray(result.x)
+    return common.fit_listwise(data, np.full(len(RANK_FEATURES), 0.5))
 
 
 def hits(rows: Sequence[Row], w: np.ndarray) -> dict[str, tuple[float, float, int]]:

@@ -89,6 +89,7 @@ def article_questions() -> list[str]:
 
 def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
     from qa.answering.engine import Engine
+    from qa.models.embed_onnx import OnnxEmbedder
 
     engine = Engine.open([ARTICLE], index_dir=index_dir)
     questions = article_questions()
@@ -96,20 +97,15 @@ def warm_latency(index_dir: Path, repeats: int) -> tuple[str, dict[str, float]]:
         engine.ask(q)
     rows: dict[str, list[float]] = {"ask": [], "embed": [], "forward": [], "retrieval": []}
     embedder = engine.embedder
-    session = getattr(embedder, "_session", None)
-    tokenizer = getattr(embedder, "_tokenizer", None)
-    inputs = getattr(embedder, "_inputs", [])
+    onnx = embedder if isinstance(embedder, OnnxEmbedder) else None  # the forward alone: ONNX only
     for _ in range(repeats):
         for q in questions:
             rows["ask"].append(timed(partial(engine.ask, q, 5)))
             rows["embed"].append(timed(partial(embedder.encode, [q])))
             asked = engine.prepare([q])[0]  # checked, cut and embedded: what ``answer`` takes
             rows["retrieval"].append(timed(partial(engine.answer, asked, 5)))
-            if session is not None and tokenizer is not None:
-                enc = tokenizer.encode_batch([q])[0]
-                columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
-                feed = {name: np.asarray([columns[name]], dtype=np.int64) for name in inputs}
-                rows["forward"].append(timed(partial(session.run, ["embedding"], feed)))
+            if onnx is not None:
+                rows["forward"].append(timed(partial(onnx.forward, onnx.tokenize([q]))))
     torch_forward = torch_reference(questions, repeats)
     labels = {
         "ask": "`Engine.ask(question, k=5)` end to end",

@@ -207,17 +207,6 @@ def time_k10_k100(index: Any, queries: np.ndarray) -> tuple[Latency, Latency]:
     )
 
 
-@contextmanager
-def omp_threads(faiss: Any, threads: int) -> Iterator[None]:
-    """Run the block with FAISS's OpenMP thread count set to ``threads``."""
-    saved = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(saved)
-
-
 def top_ids(index: Any, queries: np.ndarray, k: int) -> np.ndarray:
     """Row ids of the top ``k`` for every query, one ``DenseIndex.search`` call each (n_queries × k)."""
     return np.stack([_pad(index.search(q, k)[1], k) for q in queries])
@@ -231,13 +220,6 @@ def recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     """Mean over queries of |found top-k ∩ true top-k| / k."""
     hits = [len(np.intersect1d(f[:k], t[:k])) for f, t in zip(found, truth, strict=True)]
     return float(np.mean(hits)) / k
-
-
-def serialized_mib(faiss: Any, index: Any) -> float:
-    blob = faiss.serialize_index(index)
-    size = int(blob.nbytes)
-    del blob
-    return size / 2**20
 
 
 @dataclass
@@ -392,19 +374,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         vectors = data[:n]
         log(f"n={n:,}: building exact index")
         t0 = time.perf_counter()
-        exact = dense.DenseIndex.build(vectors, exact_limit=n + 1)
+        exact = dense.DenseIndex.build(vectors, exact_limit=n + 1, search_threads=threads)
         exact_build = time.perf_counter() - t0
         assert exact.exact
-        exact_mib = serialized_mib(faiss, exact._index)
+        exact_mib = exact.serialized_bytes() / 2**20
         log(f"n={n:,}: exact built in {exact_build:.2f}s; timing")
         e10, e100 = time_k10_k100(exact, queries)
-        truth_scores, truth = exact._index.search(queries, ENGINE_DEPTH)
+        truth_scores, truth = exact.search_batch(queries, ENGINE_DEPTH)
         rows.append(
             Row(n, f"exact (IndexFlatIP), {plural(threads, 'thread')}", exact_build, exact_mib, e10, e100, 1.0, 1.0)
         )
         if threads > 1:
-            with omp_threads(faiss, 1):
-                e10, e100 = time_k10_k100(exact, queries)
+            e10, e100 = time_k10_k100(exact.with_search_threads(1), queries)
             rows.append(Row(n, "exact (IndexFlatIP), 1 thread", exact_build, exact_mib, e10, e100, 1.0, 1.0))
         pair = data[np.random.default_rng(args.seed).integers(0, n, size=(2, 2_000))]
         shape.append(
@@ -428,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             approx = dense.DenseIndex.build(vectors, exact_limit=n - 1)
         hnsw_build = time.perf_counter() - t0
         assert not approx.exact
-        hnsw_mib = serialized_mib(faiss, approx._index)
+        hnsw_mib = approx.serialized_bytes() / 2**20
         log(f"n={n:,}: HNSW built in {hnsw_build:.1f}s; timing")
         h10, h100 = time_k10_k100(approx, queries)
         found = top_ids(approx, queries, ENGINE_DEPTH)
@@ -457,22 +438,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             with heartbeat(f"HNSW M={m} build n={n:,}"):
                 index.add(np.ascontiguousarray(vectors))
             built = time.perf_counter() - t0
-            mib = serialized_mib(faiss, index)
+            extra = dense.DenseIndex(index)
+            mib = extra.serialized_bytes() / 2**20
             label = f"M={m} efC={ef_construction} (build {built:.0f}s, {mib:.0f} MiB)"
-            sweep += ef_sweep(dense.DenseIndex(index), n, label, args.ef_search, queries, truth)
+            sweep += ef_sweep(extra, n, label, args.ef_search, queries, truth)
+            del extra
             del index
             gc.collect()
 
     cross: list[CrossRow] = []
     for n in sorted(set(args.crossover)):
         log(f"crossover: exact n={n:,}")
-        flat = dense.DenseIndex.build(data[:n], exact_limit=n + 1)
-        mib = serialized_mib(faiss, flat._index)
+        flat = dense.DenseIndex.build(data[:n], exact_limit=n + 1, search_threads=threads)
+        mib = flat.serialized_bytes() / 2**20
         c10, c100 = time_k10_k100(flat, queries)
         c100_one: Latency | None = None
         if threads > 1:
-            with omp_threads(faiss, 1):
-                c100_one = time_k10_k100(flat, queries)[1]
+            c100_one = time_k10_k100(flat.with_search_threads(1), queries)[1]
         cross.append(CrossRow(n, mib, c10, c100, c100_one))
         del flat
         gc.collect()
@@ -487,20 +469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def ef_sweep(
     index: Any, n: int, label: str, values: Sequence[int], queries: np.ndarray, truth: np.ndarray
 ) -> list[SweepRow]:
-    hnsw = index._index.hnsw
-    saved = hnsw.efSearch
+    saved = index.ef_search
     out = []
     try:
         for ef in values:
             log(f"n={n:,}: {label}: efSearch={ef}")
-            hnsw.efSearch = ef
+            index.ef_search = ef
             k10 = time_queries(lambda q: index.search(q, 10), queries)
             k100 = time_queries(lambda q: index.search(q, ENGINE_DEPTH), queries)
             r10 = recall(top_ids(index, queries, 10), truth, 10)
             r100 = recall(top_ids(index, queries, ENGINE_DEPTH), truth, ENGINE_DEPTH)
             out.append(SweepRow(n, label, ef, k10, r10, k100, r100))
     finally:
-        hnsw.efSearch = saved
+        index.ef_search = saved
     return out
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from qa.answering import fitted
 from qa.answering.answerability import DIRECTION, FEATURES, AnswerabilityModel, shipped_model, type_missing
-from qa.answering.rank import shipped_weights
+from qa.answering.weights import shipped_weights
 from qa.errors import ParametersError
 
 EVIDENCE = st.lists(st.floats(-5, 5, allow_nan=False), min_size=len(FEATURES), max_size=len(FEATURES))

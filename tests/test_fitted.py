@@ -10,7 +10,7 @@ import pytest
 from qa.answering import fitted
 from qa.answering.answerability import AnswerabilityModel, shipped_model
 from qa.answering.conversation import parse_conversation, shipped_gate
-from qa.answering.rank import RankWeights, shipped_follow_up, shipped_weights
+from qa.answering.weights import RankWeights, shipped_follow_up, shipped_weights
 from qa.errors import ParametersError
 
 

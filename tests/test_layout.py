@@ -1,4 +1,5 @@
-"""The layout of ``qa``: imports point only down the data path, and no module imports one that imports it.
+"""The layout of ``qa``: imports point only down the data path, no module imports one that imports it,
+and no function is longer than a screen.
 
 Every import counts, at the top of a module or inside a function (or under ``TYPE_CHECKING``).
 """
@@ -15,6 +16,7 @@ ROOT = Path(qa.__file__).parent
 STEPS = {
     "qa.errors": 0,
     "qa.settings": 1,
+    "qa.storage": 1,
     "qa.documents": 2,
     "qa.models": 3,
     "qa.retrieval": 4,
@@ -24,6 +26,7 @@ STEPS = {
     "qa.cli": 7,
     "qa.app": 7,
 }
+MAX_FUNCTION_LINES = 60
 
 
 def module_name(path: Path) -> str:
@@ -110,3 +113,15 @@ def test_the_check_sees_function_level_imports() -> None:
     edges = graph()
     assert "qa.answering.engine" in edges["qa.cli"]  # imported inside the commands only
     assert "qa.models.embed_onnx" in edges["qa.models.embedders"]
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    long = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                lines = (node.end_lineno or node.lineno) - first + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{name}.{node.name}: {lines} lines")
+    assert long == []

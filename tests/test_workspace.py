@@ -62,6 +62,7 @@ def test_idle_sessions_indexes_are_dropped_and_rebuilt_from_the_cache(
     workspaces: Workspaces, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(workspace, "MAX_ENGINES", 3)
+    workspaces = Workspaces(workspaces.base)  # made with the smaller limit
     sessions = [
         workspaces.add_file(
             workspaces.bundled, upload(tmp_path, f"doc{i}.txt", RIVERS + f"Number {i}.\n"), f"doc{i}.txt"
@@ -228,3 +229,16 @@ def test_the_index_root_given_to_the_engine_holds_every_cache(
     spaces.add_file(spaces.bundled, upload(tmp_path, "lakes.txt", RIVERS.replace("river", "lake")), "lakes.txt")
     assert root in spaces.library.folder.parents and any(spaces.library.folder.iterdir())
     assert not (tmp_path / "index" / "library").exists() and not (tmp_path / "index" / "extracted").exists()
+
+
+def test_an_unwritable_library_is_reported_and_the_document_still_answers(
+    workspaces: Workspaces, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspaces.library.folder.parent.mkdir(parents=True, exist_ok=True)
+    workspaces.library.folder.write_text("not a folder")  # so nothing can be saved under it
+    mine = workspaces.add_file(workspaces.bundled, upload(tmp_path, "rivers.txt", RIVERS), "rivers.txt")
+    assert any("cannot save rivers.txt to the library" in r.getMessage() for r in caplog.records)
+    engine = workspaces.engine(mine)
+    assert (
+        engine is not None and engine.ask("Which river carries the most water?", 1).hits[0].passage.doc == "rivers.txt"
+    )

@@ -31,7 +31,7 @@ from ..retrieval.search import Candidates, Query, candidate_ids, features, searc
 from . import fitted
 from .fitted import Fields
 from .question import PRONOUN, Asked
-from .rank import FollowUpWeights, RankWeights
+from .weights import FollowUpWeights, RankWeights
 
 CONTEXT_TERMS = 12  # terms the context keeps, most recent question's first
 _CUE = re.compile(r"^\W*(and|what about|how about|same|also|so|then|ok|okay|but|why|when|how come)\b", re.IGNORECASE)

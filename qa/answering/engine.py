@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from ..models.embed import Embedder, Progress
 from ..models.reader import Reader
 from ..retrieval.index import IndexConfig, SearchIndex
 from ..retrieval.store import Notice, StoredIndex, open_index
+from ..storage import LRU
 from . import conversation
 from .conversation import Reading, shipped_gate
 from .question import Asked, Names, check_history, check_question, readings
@@ -209,25 +209,19 @@ class VectorCache:
 
     def __init__(self, embedder: Embedder, size: int) -> None:
         self._embedder = embedder
-        self._size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRU[str, np.ndarray] = LRU(size)
 
     def get(self, new: Sequence[str], earlier: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for text in earlier:
-                if text in self._cache:
-                    self._cache.move_to_end(text)
-                    found[text] = self._cache[text]
+        for text in earlier:
+            vector = self._cache.get(text)
+            if vector is not None:
+                found[text] = vector
         missing = [t for t in dict.fromkeys([*new, *earlier]) if t not in found]
         if missing:
             found.update(zip(missing, self._embedder.encode(missing), strict=True))
-            with self._lock:
-                for text in missing:
-                    self._cache[text] = found[text]
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+            for text in missing:
+                self._cache.put(text, found[text])
         return found
 
 

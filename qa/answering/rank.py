@@ -12,11 +12,8 @@ weighted score and evidence.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -24,68 +21,13 @@ from ..errors import QuestionError
 from ..models.reader import Reader
 from ..retrieval.index import SearchIndex
 from ..retrieval.search import Candidates, top_ids
-from . import fitted
 from .answerability import AnswerabilityModel, shipped_model, type_missing
-from .fitted import Fields
 from .reading import HIGHLIGHT_COVERAGE, Read, ReaderUse, read, shipped_use
 from .results import Answer, Highlight, Hit
+from .weights import FollowUpWeights, RankWeights, shipped_follow_up, shipped_weights
 
 FUSIONS = ("weighted", "rrf")
-RANK_FEATURES = ("dense", "sentence", "lexical", "coverage")
 RRF_K = 60
-
-
-@dataclass(frozen=True)
-class RankWeights:
-    """Weights of the rank score over ``RANK_FEATURES``, fitted by ``benchmarks/fit_weights.py`` (``rank.json``)."""
-
-    dense: float
-    sentence: float
-    lexical: float
-    coverage: float
-
-    def scores(self, found: Candidates) -> np.ndarray:
-        return (
-            self.dense * found.dense
-            + self.sentence * found.sentence
-            + self.lexical * found.lexical
-            + (self.coverage * found.coverage)
-        )
-
-    @classmethod
-    def from_fields(cls, fields: Fields) -> RankWeights:
-        return cls(*fields.named(RANK_FEATURES))
-
-    def to_json(self) -> dict[str, float]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class FollowUpWeights:
-    """Weights of a follow-up's score: its own features and its context's (``conversation``), fitted by
-    ``benchmarks/fit_conversation.py`` (``conversation.json``, its ``follow_up``)."""
-
-    own: RankWeights
-    context: RankWeights
-
-    @classmethod
-    def from_fields(cls, fields: Fields) -> FollowUpWeights:
-        return cls(RankWeights.from_fields(fields.section("own")), RankWeights.from_fields(fields.section("context")))
-
-    def to_json(self) -> dict[str, dict[str, float]]:
-        return {"own": self.own.to_json(), "context": self.context.to_json()}
-
-
-@lru_cache(maxsize=1)
-def shipped_weights() -> RankWeights:
-    """The rank weights fitted for this release (``rank.json``)."""
-    return fitted.load("rank", RankWeights.from_fields)
-
-
-@lru_cache(maxsize=1)
-def shipped_follow_up() -> FollowUpWeights:
-    """The follow-up weights fitted for this release (``conversation.json``)."""
-    return fitted.load("conversation", lambda fields: FollowUpWeights.from_fields(fields.section("follow_up")))
 
 
 def check_fusion(fusion: str) -> str:

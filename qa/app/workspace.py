@@ -13,12 +13,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import re
-import shutil
-import threading
 import unicodedata
-import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +30,11 @@ from ..documents.passages import Passage
 from ..errors import DocumentError, QAError
 from ..models.embed import Embedder, Progress
 from ..retrieval.index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
+from ..storage import LRU, staged
 
 MAX_ENGINES = 8  # session indexes kept in memory; older ones are rebuilt from the disk cache on return
 MAX_CACHED_DOCUMENTS = 64  # embedded documents kept in memory
+_log = logging.getLogger(__name__)
 NAME_CHARS = 120
 PASTED = "Pasted text"
 
@@ -81,16 +80,11 @@ class Library:
         settings_key = json.dumps([embedder.name, dataclasses.asdict(config)], sort_keys=True, default=str)
         digest = hashlib.sha256(settings_key.encode()).hexdigest()[:16]
         self.folder = (root or settings.index_root()) / "library" / digest
-        self._memory: OrderedDict[str, tuple[Document, EmbeddedDocument]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memory: LRU[str, tuple[Document, EmbeddedDocument]] = LRU(MAX_CACHED_DOCUMENTS)
 
     def keep(self, document: Document, embedded: EmbeddedDocument) -> None:
         """Remember an embedded document (e.g. one of the bundled corpus) under its content hash."""
-        with self._lock:
-            self._memory[document.sha256] = (document, embedded)
-            self._memory.move_to_end(document.sha256)
-            while len(self._memory) > MAX_CACHED_DOCUMENTS:
-                self._memory.popitem(last=False)
+        self._memory.put(document.sha256, (document, embedded))
 
     def add(self, document: Document, progress: Progress | None = None) -> EmbeddedDocument:
         """Embed ``document`` unless it was embedded before (by anyone); save it to the disk cache."""
@@ -104,33 +98,36 @@ class Library:
 
     def get(self, sha256: str) -> tuple[Document, EmbeddedDocument] | None:
         """The document and its embedding, from memory or the disk cache; None if never added."""
-        with self._lock:
-            if sha256 in self._memory:
-                self._memory.move_to_end(sha256)
-                return self._memory[sha256]
+        found = self._memory.get(sha256)
+        if found is not None:
+            return found
         loaded = self._load(sha256)
         if loaded is not None:
             self.keep(*loaded)
         return loaded
 
     def _save(self, document: Document, embedded: EmbeddedDocument) -> None:
-        """Write the document's folder beside it, then rename it into place (a crash leaves no half)."""
-        folder = self.folder / document.sha256
-        staging = folder.with_name(f"{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+        """Write the document's folder (``storage.staged``: a crash leaves no half, and a folder another
+        session wrote first is kept). An unwritable cache is logged: the document stays in memory."""
         record = {
             **Extracted(document.text, document.pages, document.headings).to_json(),
             "passages": [dataclasses.asdict(p) for p in embedded.passages],
         }
         try:
-            staging.mkdir(parents=True)
-            (staging / "document.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-            np.save(staging / "passages.npy", embedded.passage_vectors, allow_pickle=False)
-            np.save(staging / "sentences.npy", embedded.sentence_vectors, allow_pickle=False)
-            staging.rename(folder)
-        except OSError:
-            pass  # already there (another session added it), or an unwritable cache: nothing is lost
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with staged(self.folder / document.sha256) as staging:
+                staging.mkdir()
+                (staging / "document.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+                np.save(staging / "passages.npy", embedded.passage_vectors, allow_pickle=False)
+                np.save(staging / "sentences.npy", embedded.sentence_vectors, allow_pickle=False)
+        except OSError as exc:
+            _log.warning(
+                "cannot save %s to the library in %s (%s); it is kept in memory only, free some space or set %s",
+                document.name,
+                self.folder,
+                exc.strerror or exc,
+                settings.INDEX_DIR_ENV,
+            )
 
     def _load(self, sha256: str) -> tuple[Document, EmbeddedDocument] | None:
         folder = self.folder / sha256
@@ -158,8 +155,9 @@ class Workspaces:
         self.config = config or (base.stored.manifest.config if base.stored else IndexConfig())
         self.library = Library(base.embedder, self.config, base.root)
         self.bundled = self._bundled(base)
-        self._engines: OrderedDict[tuple[Source, ...], Engine] = OrderedDict({self.bundled: base})
-        self._lock = threading.Lock()
+        # The shared starting point stays; the latest other session indexes are kept beside it.
+        self._engines: LRU[tuple[Source, ...], Engine] = LRU(MAX_ENGINES, pinned=lambda key: key == self.bundled)
+        self._engines.put(self.bundled, base)
 
     def _bundled(self, base: Engine) -> tuple[Source, ...]:
         """The base corpus's documents as sources, their embeddings handed to the library.
@@ -183,19 +181,10 @@ class Workspaces:
         key = tuple(sources)
         if not key:
             return None
-        with self._lock:
-            if key in self._engines:
-                self._engines.move_to_end(key)
-                return self._engines[key]
-        engine = self._build(key)
-        with self._lock:
-            self._engines[key] = engine
-            while len(self._engines) > MAX_ENGINES:
-                oldest = next(iter(self._engines))
-                if oldest == self.bundled:  # the shared starting point stays
-                    self._engines.move_to_end(oldest)
-                    oldest = next(iter(self._engines))
-                del self._engines[oldest]
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._build(key)
+            self._engines.put(key, engine)
         return engine
 
     def _build(self, sources: tuple[Source, ...]) -> Engine:

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 from .. import settings
+from ..storage import write_atomic
 from .extracted import Extracted, ExtractError
 
 FORMATS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}
 CONVERTER_VERSION = 1  # bump when a converter changes what it makes: cached conversions are redone
+_log = logging.getLogger(__name__)
 
 
 def convert(data: bytes, suffix: str, index_dir: Path | str | None = None) -> Extracted:
@@ -69,11 +71,9 @@ def _run_worker(data: bytes, fmt: str) -> Extracted:
 def _save(cache: Path, extracted: Extracted) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = cache.with_name(f"{cache.name}.{uuid.uuid4().hex[:8]}.tmp")
-        staging.write_text(json.dumps(extracted.to_json(), ensure_ascii=False), encoding="utf-8")
-        staging.replace(cache)
-    except OSError:
-        pass  # an unwritable cache costs a conversion next time, nothing else
+        write_atomic(cache, json.dumps(extracted.to_json(), ensure_ascii=False))
+    except OSError as exc:  # it costs a conversion next time, nothing else: said, not raised
+        _log.warning("cannot cache a converted document in %s (%s); it will be converted again", cache.parent, exc)
 
 
 def limit(memory_mb: int, seconds: int) -> None:

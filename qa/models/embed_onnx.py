@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from ..storage import staged, write_atomic
 from .embed import BatchedEmbedder, resolve_model
 from .embed_torch import SentenceTransformerEmbedder
 
@@ -107,14 +107,21 @@ class OnnxEmbedder(BatchedEmbedder):
             ) from None
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
+        return self.forward(self.tokenize(texts))
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The model's inputs for ``texts`` (one padded batch), as ``forward`` takes them."""
+        encodings = self._tokenizer.encode_batch(list(texts))
         columns = {
             "input_ids": [e.ids for e in encodings],
             "attention_mask": [e.attention_mask for e in encodings],
             "token_type_ids": [e.type_ids for e in encodings],
         }
-        feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
-        (vectors,) = self._session.run(["embedding"], feed)
+        return {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
+
+    def forward(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's forward pass alone: unit vectors of a tokenised batch."""
+        (vectors,) = self._session.run(["embedding"], inputs)
         return np.asarray(vectors, dtype=np.float32)
 
     def _token_ends(self, text: str) -> Sequence[int]:
@@ -141,38 +148,41 @@ def export(model: str | None, folder: Path) -> None:
     """Export ``model`` with PyTorch into ``folder`` (atomically), after checking parity on probe texts."""
     torch_embedder = SentenceTransformerEmbedder(model)
     st: Any = torch_embedder.model
-    staging = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
-    staging.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     try:
-        input_names = _export_graph(st, staging / "model.onnx")
-        tokenizer = st.tokenizer.backend_tokenizer
-        (staging / "tokenizer.json").write_text(tokenizer.to_str(), encoding="utf-8")
-        meta = {
-            "name": torch_embedder.name,
-            "dimension": torch_embedder.dimension,
-            "max_seq_length": int(st.max_seq_length),
-            "input_names": input_names,
-            "pad_id": int(st.tokenizer.pad_token_id or 0),
-            "pad_token": str(st.tokenizer.pad_token or "[PAD]"),
-            "export_version": EXPORT_VERSION,
-        }
-        (staging / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        onnx_embedder = OnnxEmbedder(staging)
-        agreement = float(np.min(np.sum(onnx_embedder.encode(PROBES) * torch_embedder.encode(PROBES), axis=1)))
-        if agreement < PARITY:
-            raise OnnxExportError(
-                f"the ONNX export of {torch_embedder.name!r} differs from PyTorch (cosine {agreement:.5f})"
-            )
-        shutil.rmtree(folder, ignore_errors=True)  # the remains of an export that was cut short
-        staging.rename(folder)
+        # The remains of an export that was cut short are replaced; a crash leaves only a *.tmp folder.
+        with staged(folder, replace=True) as staging:
+            staging.mkdir()
+            _export_into(staging, torch_embedder, st)
     except OnnxExportError:
-        shutil.rmtree(staging, ignore_errors=True)
         raise
     except Exception as exc:  # torch's exporter raises many kinds
-        shutil.rmtree(staging, ignore_errors=True)
         raise OnnxExportError(
             f"could not export {torch_embedder.name!r} to ONNX ({type(exc).__name__}: {exc})"
         ) from None
+
+
+def _export_into(staging: Path, torch_embedder: SentenceTransformerEmbedder, st: Any) -> None:
+    """The export's files in ``staging``, checked against PyTorch on probe texts."""
+    input_names = _export_graph(st, staging / "model.onnx")
+    tokenizer = st.tokenizer.backend_tokenizer
+    (staging / "tokenizer.json").write_text(tokenizer.to_str(), encoding="utf-8")
+    meta = {
+        "name": torch_embedder.name,
+        "dimension": torch_embedder.dimension,
+        "max_seq_length": int(st.max_seq_length),
+        "input_names": input_names,
+        "pad_id": int(st.tokenizer.pad_token_id or 0),
+        "pad_token": str(st.tokenizer.pad_token or "[PAD]"),
+        "export_version": EXPORT_VERSION,
+    }
+    (staging / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    onnx_embedder = OnnxEmbedder(staging)
+    agreement = float(np.min(np.sum(onnx_embedder.encode(PROBES) * torch_embedder.encode(PROBES), axis=1)))
+    if agreement < PARITY:
+        raise OnnxExportError(
+            f"the ONNX export of {torch_embedder.name!r} differs from PyTorch (cosine {agreement:.5f})"
+        )
 
 
 def quantize(folder: Path) -> None:
@@ -182,31 +192,17 @@ def quantize(folder: Path) -> None:
     Measured on 600 SQuAD passages and sentences: cosine with fp32 at least 0.986 (mean 0.994), 1.6×
     the passages per second; per-tensor scales instead gave cosines down to 0.85.
     """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    staging = folder / f"model-int8.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_dynamic(
-                str(folder / MODEL_FILES["fp32"]),
-                str(staging),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                extra_options={"MatMulConstBOnly": True},
-            )
-        staging.replace(folder / MODEL_FILES["int8"])
+        quantize_onnx_graph(folder / MODEL_FILES["fp32"], folder / MODEL_FILES["int8"])
         fp32, int8 = OnnxEmbedder(folder, "fp32"), OnnxEmbedder(folder, "int8")
         agreement = float(np.min(np.sum(fp32.encode(PROBES) * int8.encode(PROBES), axis=1)))
     except OnnxExportError:
         raise
     except Exception as exc:  # the quantiser raises many kinds
         raise OnnxExportError(f"could not quantise {folder.name} to int8 ({type(exc).__name__}: {exc})") from None
-    finally:
-        staging.unlink(missing_ok=True)
     if agreement < INT8_PARITY:
         raise OnnxExportError(f"the int8 model differs from fp32 (cosine {agreement:.4f} < {INT8_PARITY})")
-    (folder / "int8.json").write_text(json.dumps({"parity": agreement}, indent=1), encoding="utf-8")
+    write_atomic(folder / "int8.json", json.dumps({"parity": agreement}, indent=1))
 
 
 def _export_graph(st: Any, path: Path) -> list[str]:
@@ -286,17 +282,12 @@ def quantize_onnx_graph(source: Path, target: Path) -> None:
     matrix-product weights in int8 with one scale per output channel."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_dynamic(
-                str(source),
-                str(staging),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                extra_options={"MatMulConstBOnly": True},
-            )
-        staging.replace(target)
-    finally:
-        staging.unlink(missing_ok=True)
+    with staged(target, replace=True) as staging, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(
+            str(source),
+            str(staging),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"MatMulConstBOnly": True},
+        )

@@ -47,11 +47,12 @@ def _threads(count: int) -> Iterator[None]:
 class DenseIndex:
     """A FAISS index of unit vectors, searched by inner product."""
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, search_threads: int = 1) -> None:
         self._index = index
+        self.search_threads = search_threads  # OpenMP threads of one search (one: see the module docstring)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT) -> DenseIndex:
+    def build(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, search_threads: int = 1) -> DenseIndex:
         """Index ``vectors`` (n × d float32): exact up to ``exact_limit`` rows, HNSW above."""
         faiss = _faiss()
         data = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -64,7 +65,7 @@ class DenseIndex:
             index.hnsw.efSearch = HNSW_EF_SEARCH
         with _threads(os.cpu_count() or 1):
             index.add(data)
-        return cls(index)
+        return cls(index, search_threads)
 
     @classmethod
     def load(cls, path: Path) -> DenseIndex:
@@ -89,16 +90,41 @@ class DenseIndex:
     def exact(self) -> bool:
         return not hasattr(self._index, "hnsw")
 
+    @property
+    def ef_search(self) -> int:
+        """HNSW's search breadth (``efSearch``); an exact index has none."""
+        return int(self._index.hnsw.efSearch)
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        self._index.hnsw.efSearch = value
+
+    def with_search_threads(self, threads: int) -> DenseIndex:
+        """The same index (shared, not copied), searched with ``threads`` OpenMP threads."""
+        return DenseIndex(self._index, threads)
+
+    def serialized_bytes(self) -> int:
+        """The size of the index as ``save`` writes it."""
+        return int(_faiss().serialize_index(self._index).nbytes)
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and row ids of the ``k`` nearest rows to one query vector, best first."""
         k = min(k, self.size)
         if k <= 0:
             return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        with _threads(1):
+        with _threads(self.search_threads):
             scores, ids = self._index.search(q, k)
         keep = ids[0] >= 0  # FAISS pads missing results with -1
         return scores[0][keep], ids[0][keep]
+
+    def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and row ids (queries × ``k``, best first) of many query vectors at once; a query with
+        fewer than ``k`` results is padded with id -1, as FAISS does."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        with _threads(self.search_threads):
+            scores, ids = self._index.search(q, k)
+        return scores, ids
 
     def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Inner product of one query vector with the stored rows ``ids``."""

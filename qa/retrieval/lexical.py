@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-TOKENIZER_VERSION = 1  # bump when ``terms`` changes what it returns
+TOKENIZER_VERSION = 1  # bump when ``Tokenizer.terms`` changes what it returns
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+", re.UNICODE)
 # English function words and question words: they carry no evidence of where an answer is.
 STOPWORDS = frozenset(

@@ -26,7 +26,7 @@ DEPTH = 100  # candidates taken from each retriever
 
 @dataclass(frozen=True)
 class Query:
-    """A question as search sees it: its embedding and its stemmed terms (``lexical.terms``)."""
+    """A question as search sees it: its embedding and its stemmed terms (``LexicalIndex.terms``)."""
 
     vector: np.ndarray
     terms: list[str]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from ..documents.corpus import Corpus
 from ..documents.passages import Passage
 from ..errors import IndexStoreError
 from ..models.embed import Embedder, Progress
+from ..storage import staged, write_atomic
 from .dense import DenseIndex
 from .index import EmbeddedDocument, IndexConfig, SearchIndex, embed_documents
 from .lexical import LexicalIndex, load_sparse, save_sparse
@@ -296,42 +296,22 @@ def _write(
 ) -> StoredIndex:
     """Write ``index`` as a new version folder and switch ``CURRENT`` to it, crash-safely."""
     version = f"v-{uuid.uuid4().hex[:12]}"
-    staging = home / f"{version}.tmp"
-    staging.mkdir()
-    (staging / "passages.json").write_text(
-        json.dumps([dataclasses.asdict(p) for p in index.passages], ensure_ascii=False), encoding="utf-8"
-    )
-    index.dense.save(staging / "dense.faiss")
-    index.lexical.save(staging / "bm25")
-    np.save(staging / "sentences.npy", index.sentence_vectors, allow_pickle=False)
-    save_sparse(staging / "sentence_terms.npz", index.sentence_terms)
-    written = sorted(p for p in staging.rglob("*") if p.is_file())
-    files = {p.relative_to(staging).as_posix(): _file_entry(p) for p in written}
-    manifest = Manifest(FORMAT_VERSION, embedder.name, embedder.dimension, cfg, entries, files)
-    _write_synced(staging / "manifest.json", json.dumps(manifest.to_json(), indent=1))
-    for path in [*written, staging / "manifest.json", *(p for p in staging.rglob("*") if p.is_dir())]:
-        _fsync(path)
     final = home / version
-    staging.rename(final)
-    _write_synced(home / "CURRENT.tmp", version)
-    (home / "CURRENT.tmp").replace(home / "CURRENT")
-    _fsync(home)
+    with staged(final, sync=True) as staging:
+        staging.mkdir()
+        (staging / "passages.json").write_text(
+            json.dumps([dataclasses.asdict(p) for p in index.passages], ensure_ascii=False), encoding="utf-8"
+        )
+        index.dense.save(staging / "dense.faiss")
+        index.lexical.save(staging / "bm25")
+        np.save(staging / "sentences.npy", index.sentence_vectors, allow_pickle=False)
+        save_sparse(staging / "sentence_terms.npz", index.sentence_terms)
+        written = sorted(p for p in staging.rglob("*") if p.is_file())
+        files = {p.relative_to(staging).as_posix(): _file_entry(p) for p in written}
+        manifest = Manifest(FORMAT_VERSION, embedder.name, embedder.dimension, cfg, entries, files)
+        (staging / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=1), encoding="utf-8")
+    write_atomic(home / "CURRENT", version, sync=True)
     for old in home.iterdir():
         if old.is_dir() and old.name != version:
             shutil.rmtree(old, ignore_errors=True)
     return _load_folder(final, manifest, rebuilt=True)
-
-
-def _write_synced(path: Path, content: str) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
