@@ -208,7 +208,9 @@ class Handlers:
         shutil.rmtree(EXPORTS / _folder(request.session_hash or ""), ignore_errors=True)
         self._shown.pop(request.session_hash or "", None)
 
-    def api_ask(self, question: str, k: int = DEFAULT_K, history: list[str] | None = None) -> dict[str, Any]:
+    def api_ask(
+        self, question: str, k: int = DEFAULT_K, history: list[str | dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """Answer a question about the bundled documents, in its conversation when ``history`` lists the
         earlier questions (oldest first): the same JSON object as `qa ask --json`."""
         try:
@@ -278,7 +280,7 @@ class Handlers:
             return SKIP
         return web.source_html(document, hit.passage, (hit.highlight.start, hit.highlight.end))
 
-    def _ask(self, engine: Engine, question: str, k: int, history: list[str]) -> Answer:
+    def _ask(self, engine: Engine, question: str, k: int, history: list[Any]) -> Answer:
         """The engine's answer (its checks: the question's length, the history's form and cut)."""
         with self.gate.admit(), self.sessions.jobs.turns.answering():  # documents being read give way
             return engine.ask(question, k, history=history)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answering.engine import Engine
+from qa.answering.engine import Engine, Turn
 from qa.answering.results import Answer, Highlight, Hit
 from qa.documents.corpus import Document, read_document
 from qa.documents.passages import Passage
@@ -226,7 +226,7 @@ class Peer:
         questions: Sequence[str],
         k: int = K,
         *,
-        histories: Sequence[Sequence[str]] | None = None,
+        histories: Sequence[Sequence[Turn]] | None = None,
     ) -> list[Answer]:
         """Each question on its own (peers have no notion of a conversation)."""
         text = self._document.text

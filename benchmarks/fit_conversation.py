@@ -22,6 +22,7 @@ per kind of turn on both halves, with the parameters in the library (as shipped)
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  {gate_model}")
     print(f"  follow-up score refusing {MAX_WRONG:.0%} of the fitted answerable follow-ups: {threshold:.2f}")
     if args.write:
-        params = {"follow_up": weights_of(w).to_json(), "gate": gate_model.to_json()}
+        kept = json.loads(fitted.path_of("conversation").read_text(encoding="utf-8"))  # previous_answer stays
+        params = {**kept, "follow_up": weights_of(w).to_json(), "gate": gate_model.to_json()}
         print(f"  wrote {fitted.write('conversation', params, parse_conversation)}")
     for half, rows in (("fit half", fit_half), ("held-out half", report_half)):
         print(f"\nEach question read alone (no history), {half}:")

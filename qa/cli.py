@@ -171,22 +171,22 @@ def ask(
     fusion: str,
 ) -> None:
     """Ask QUESTION (or every question of --questions FILE)."""
-    from .answering.engine import check_k
-    from .answering.question import check_question
+    from .answering.engine import Turn, check_k
+    from .answering.question import check_question, check_turns
     from .evaluate import read_questions
 
     with _errors():
         if (question is None) == (questions_file is None):
             raise CLIError('give either a QUESTION or --questions FILE, e.g. qa ask "Who launched Qijing?"')
         check_k(k)
-        histories: list[tuple[str, ...]] = [()]
+        histories: list[tuple[Turn, ...]] = [()]
         if questions_file is not None:
             rows = read_questions(questions_file)
             questions, histories = [q.q for q in rows], [q.history for q in rows]
             for number, row in enumerate(rows, start=1):
                 try:
-                    for text in (*row.history, row.q):
-                        check_question(text)
+                    check_turns(row.history)
+                    check_question(row.q)
                 except Exception as exc:
                     raise CLIError(f"{questions_file}, question {number}: {exc}") from None
         else:

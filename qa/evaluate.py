@@ -18,24 +18,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .answering.engine import Turn
+from .answering.question import check_turns
 from .answering.results import Answer, Span
 from .documents.corpus import Document
 from .documents.passages import Passage
-from .errors import QAError
+from .errors import QAError, QuestionError
 
 Gold = Span  # a gold answer span of a bench question
 
 
 @dataclass(frozen=True)
 class Question:
-    """One bench row: ``history`` holds the earlier questions of its conversation (oldest first),
+    """One bench row: ``history`` holds the earlier turns of its conversation (oldest first: each a
+    question, or ``{"q": ..., "answer": {"doc", "start", "end"}}``),
     ``doc`` the document that must hold the answer (when the corpus has several), ``kind`` a label
     such as ``"switch"`` (a question with history that names its own new subject)."""
 
     id: str
     q: str
     answers: tuple[Gold, ...]
-    history: tuple[str, ...] = ()
+    history: tuple[Turn, ...] = ()
     doc: str | None = None
     kind: str | None = None
 
@@ -79,7 +82,7 @@ class Answerer(Protocol):
         questions: Sequence[str],
         k: int = ...,
         *,
-        histories: Sequence[Sequence[str]] | None = ...,
+        histories: Sequence[Sequence[Turn]] | None = ...,
     ) -> list[Answer]: ...
 
 
@@ -146,8 +149,10 @@ def _question_row(path: Path, number: int, line: str) -> Question:
         ) from None
     if not isinstance(question, str):
         raise QAError(f'{path}:{number}: "q" must be a string')
-    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        raise QAError(f'{path}:{number}: "history" must be a list of the earlier questions, as strings')
+    try:
+        check_turns(history)
+    except QuestionError as exc:
+        raise QAError(f"{path}:{number}: {exc}") from None
     if doc is not None and not isinstance(doc, str):
         raise QAError(f'{path}:{number}: "doc" must be the name of a document, as a string')
     kind = row.get("kind")

@@ -15,6 +15,7 @@ NOT_ANSWERED = "The article does not say."
 NOT_ANSWERED_MANY = "The documents do not say."
 CLOSEST = "Closest passages, for checking:"
 STRONG = 0.6  # confidence from which the evidence is called strong
+ANSWER_CHARS = 100  # a previous answer quoted in how a follow-up was read is cut to this
 
 
 def not_answered(documents: int = 1) -> str:
@@ -76,7 +77,12 @@ def read_as(context: ReadAs, quotes: tuple[str, str] = ('"', '"')) -> str:
     """How a follow-up was read, in words: 'read as a follow-up to "…"' (and as which question)."""
     left, right = quotes
     spelled = f"read as {left}{context.question}{right}, " if context.question else "read as "
-    return f"{spelled}a follow-up to {left}{context.follows}{right}"
+    said = ""
+    if context.answer is not None:
+        text = context.answer.text
+        short = text if len(text) <= ANSWER_CHARS else text[: ANSWER_CHARS - 1].rstrip() + "…"
+        said = f", with your previous answer: {left}{short}{right}"
+    return f"{spelled}a follow-up to {left}{context.follows}{right}{said}"
 
 
 def text_answer(answer: Answer, color: bool = False, documents: int = 1) -> str:

@@ -145,10 +145,23 @@ def test_questions_file_rows_with_history_are_answered_in_their_conversation(  #
     assert got[0]["context"] is None
 
 
-def test_a_history_that_is_not_a_list_of_strings_names_the_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_history_that_is_not_a_list_of_turns_names_the_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "q.jsonl"
     path.write_text('{"q": "Fine?"}\n{"q": "And?", "history": "not a list"}\n')
-    assert_one_line_error(run("ask", "--questions", str(path), "--json"), 'q.jsonl:2: "history" must be a list')
+    assert_one_line_error(run("ask", "--questions", str(path), "--json"), "q.jsonl:2: history must be a list")
+    path.write_text('{"q": "And?", "history": [{"q": "Fine?", "answer": {"doc": "a.txt", "start": 0}}]}\n')
+    assert_one_line_error(run("ask", "--questions", str(path), "--json"), "q.jsonl:1: history must be a list")
+
+
+def test_history_rows_may_carry_the_earlier_answers(run, tmp_path: Path, article_text: str) -> None:  # type: ignore[no-untyped-def]
+    start = article_text.index("between 350,000 and 450,000 yuan")
+    said = {"doc": "harmonyos-smart-mobility.txt", "start": start, "end": start + 32}
+    path = tmp_path / "q.jsonl"
+    rows = [{"q": "How much will it cost?", "history": [{"q": "What is the Zhijie X9?", "answer": said}]}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("ask", "--questions", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["passages"]
 
 
 def test_eval_reports_follow_ups_apart_from_first_turns(run, tmp_path: Path, article_text: str) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,8 @@ import pytest
 
 from qa.answering import fitted
 from qa.answering.answerability import AnswerabilityModel, shipped_model
-from qa.answering.conversation import parse_conversation, shipped_gate
+from qa.answering.conversation import parse_conversation, shipped_answer_use, shipped_gate
+from qa.answering.reading import shipped_use
 from qa.answering.weights import RankWeights, shipped_follow_up, shipped_weights
 from qa.errors import ParametersError
 
@@ -19,8 +20,11 @@ def test_every_shipped_file_loads() -> None:
     assert parse_conversation(fitted.Fields(json.loads(fitted.path_of("conversation").read_text()))) == (
         shipped_follow_up(),
         shipped_gate(),
+        shipped_answer_use(),
     )
     assert shipped_model().features
+    assert shipped_model(with_reader=True).features[-1] == "reader"
+    assert shipped_use().passages >= 1
 
 
 def test_a_written_file_reads_back_the_same(tmp_path: Path) -> None:

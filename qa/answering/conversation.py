@@ -46,6 +46,7 @@ class Context:
     vectors: np.ndarray  # one row per earlier question
     vector: np.ndarray
     terms: list[str]
+    answer: tuple[int, int] | None = None  # the previous answer it holds: (passage row, sentence row)
 
 
 @dataclass(frozen=True)
@@ -91,25 +92,82 @@ def parse_gate(fields: Fields) -> GateModel:
     return GateModel.from_fields(fields.section("gate"))
 
 
-def parse_conversation(fields: Fields) -> tuple[FollowUpWeights, GateModel]:
-    """Both parts of ``conversation.json``: the follow-up weights and the gate."""
-    return FollowUpWeights.from_fields(fields.section("follow_up")), parse_gate(fields)
+def parse_conversation(fields: Fields) -> tuple[FollowUpWeights, GateModel, AnswerUse]:
+    """Every part of ``conversation.json``: the follow-up weights, the gate, the previous answer's use."""
+    use = AnswerUse.from_fields(fields.section("previous_answer"))
+    return FollowUpWeights.from_fields(fields.section("follow_up")), parse_gate(fields), use
 
 
-def read(index: SearchIndex, weights: RankWeights, gate: GateModel, asked: Asked) -> Reading:
+def read(
+    index: SearchIndex, weights: RankWeights, gate: GateModel, asked: Asked, use: AnswerUse | None = None
+) -> Reading:
     """``asked`` read in its conversation: its candidates and their features, and for a follow-up (one
-    with earlier questions) its context's, the gate's weight and the score read alone (``weights``)."""
+    with earlier questions) its context's — with what the turn before answered, as ``use`` says — the
+    gate's weight and the score read alone (``weights``)."""
     own = Query(asked.vector, index.lexical.terms(asked.text))
     context = make_context(asked.earlier_texts, asked.earlier_vectors, index.lexical.terms)
     if context is None:
         return Reading(search(index, own))
+    use = use or shipped_answer_use()
+    context, near = with_answer(index, context, own, asked.previous_rows, use)
     around = Query(context.vector, context.terms)
-    ids = np.unique(np.concatenate([candidate_ids(index, own), candidate_ids(index, around)]))
+    ids = np.unique(np.concatenate([candidate_ids(index, own), candidate_ids(index, around), near]))
     found = features(index, own, ids)
     alone = weights.scores(found)
     cues = gate_features(index, asked.text, own, context, float(alone.max()) if len(ids) else 0.0)
     best = int(found.ids[int(np.argmax(alone))]) if len(ids) else -1
     return Reading(found, features(index, around, ids), gate.probability(cues), context, cues, alone, best)
+
+
+@dataclass(frozen=True)
+class AnswerUse:
+    """How the previous answer joins a follow-up's context (``conversation.json``, its ``previous_answer``):
+    its sentence vector mixed in with ``weight`` (against the earlier questions' 1), its ``terms`` rarest
+    terms the question lacks added to the context's, and its passage with ``neighbours`` passages on each
+    side added to the candidates."""
+
+    weight: float = 0.0
+    terms: int = 0
+    neighbours: int = -1  # -1: not even its own passage
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> AnswerUse:
+        weight = fields.number("weight")
+        return cls(weight, fields.whole("terms", 0), fields.whole("neighbours", -1))
+
+    def to_json(self) -> dict[str, float]:
+        return {"weight": self.weight, "terms": self.terms, "neighbours": self.neighbours}
+
+
+@lru_cache(maxsize=1)
+def shipped_answer_use() -> AnswerUse:
+    """How this release reads a follow-up with the previous answer (``conversation.json``)."""
+    return fitted.load("conversation", lambda fields: AnswerUse.from_fields(fields.section("previous_answer")))
+
+
+def with_answer(
+    index: SearchIndex, context: Context, own: Query, rows: tuple[int, int] | None, use: AnswerUse
+) -> tuple[Context, np.ndarray]:
+    """``context`` with the previous answer's sentence (at ``rows``: passage row, sentence row) in it, and
+    the passage rows it adds to the candidates."""
+    if rows is None or (use.weight <= 0 and use.terms <= 0 and use.neighbours < 0):
+        return context, np.empty(0, dtype=np.int64)
+    passage, sentence = rows
+    vector = context.vector
+    if use.weight > 0:
+        mixed = context.vector + use.weight * index.sentence_vectors[sentence]
+        vector = np.ascontiguousarray(mixed / max(float(np.linalg.norm(mixed)), 1e-12), dtype=np.float32)
+    terms = context.terms
+    if use.terms > 0:  # the answer's rarest terms that the question does not hold
+        asked = set(index.lexical.query(own.terms).ids.tolist())
+        held = np.array([i for i in index.sentence_terms[sentence].indices.tolist() if i not in asked], dtype=np.int64)
+        rarest = held[np.argsort(-index.lexical.idf_of(held), kind="stable")][: use.terms]
+        terms = [*context.terms, *(t for t in index.lexical.names(rarest) if t not in context.terms)]
+    doc = index.passages[passage].doc
+    span = range(passage - use.neighbours, passage + use.neighbours + 1) if use.neighbours >= 0 else range(0)
+    near = [r for r in span if 0 <= r < len(index.passages) and index.passages[r].doc == doc]
+    answered = Context(context.questions, context.vectors, vector, terms, (passage, sentence))
+    return answered, np.array(near, dtype=np.int64)
 
 
 def make_context(questions: Sequence[str], vectors: np.ndarray, terms: Callable[[str], list[str]]) -> Context | None:

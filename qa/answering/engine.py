@@ -14,10 +14,11 @@ Gradio app, the evaluation and the benchmarks all go through here."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,18 @@ from ..retrieval.index import IndexConfig, SearchIndex
 from ..retrieval.store import Notice, StoredIndex, open_index
 from ..storage import LRU
 from . import conversation
-from .conversation import Reading, shipped_gate
-from .question import Asked, Names, check_history, check_question, readings
+from .conversation import AnswerUse, Reading, shipped_gate
+from .question import MAX_TURNS, Asked, Names, Said, check_question, check_turns, readings
 from .rank import Ranker
-from .results import Answer, ReadAs
+from .results import Answer, ReadAs, Span
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5
 READ_AS_MIN = 0.5  # a question is said to follow an earlier one when the gate gives at least this and
 # the conversation changed its best passage, or when it is an ellipsis read as the question it shortens
 VECTOR_CACHE = 4096  # question vectors kept, so that a conversation's earlier questions are not embedded again
+ANSWERS_KEPT = 4096  # answers kept by their question and history, so that a follow-up reads the one before it
+Turn = str | Mapping[str, object]  # an earlier turn: its question, or {"q": ..., "answer": {"doc", "start", "end"}}
 
 
 class Engine:
@@ -69,9 +72,16 @@ class Engine:
         self.ranker = Ranker(index, self.texts, fusion=fusion, reader=reader)  # the fitted score, or plain RRF
         self.gate = shipped_gate()
         self._rows = {passage: row for row, passage in enumerate(index.passages)}
+        self._starts: dict[str, tuple[list[int], list[int]]] = {}  # each document's passage starts and rows
+        for row, passage in sorted(enumerate(index.passages), key=lambda rp: (rp[1].doc, rp[1].start)):
+            starts, rows = self._starts.setdefault(passage.doc, ([], []))
+            starts.append(passage.start)
+            rows.append(row)
         self._names: Names | None = None  # the corpus's names, for reading an ellipsis (made when first needed)
         self._lock = threading.Lock()
         self.vectors = vectors or VectorCache(embedder, VECTOR_CACHE)  # engines of one model may share it
+        # Each turn's answer by its conversation, for the turn after it: answers are a pure function of it.
+        self.answered: LRU[tuple[tuple[str, Said | None], ...], Said | None] = LRU(ANSWERS_KEPT)
 
     @classmethod
     def open(
@@ -120,26 +130,34 @@ class Engine:
         """Each document's title line (its paragraph 0), where it has one."""
         return {p.doc: self.texts[p.doc][p.start : p.end] for p in self.passages if p.paragraph == 0}
 
-    def ask(self, question: str, k: int = DEFAULT_K, *, history: Sequence[str] = ()) -> Answer:
+    def ask(self, question: str, k: int = DEFAULT_K, *, history: Sequence[Turn] = ()) -> Answer:
         """The ``k`` passages that best answer ``question`` (all of them if ``k`` exceeds their number).
 
-        ``history`` holds the earlier questions of the same conversation, oldest first.
+        ``history`` holds the earlier turns of the same conversation, oldest first: each a question, or
+        ``{"q": question, "answer": {"doc": ..., "start": ..., "end": ...}}`` with what it was answered
+        (the highlighted sentence); an answer left out is answered again (and kept, for the next turn).
         """
         return self.ask_many([question], k, histories=[history])[0]
 
     def ask_many(
-        self, questions: Sequence[str], k: int = DEFAULT_K, *, histories: Sequence[Sequence[str]] | None = None
+        self, questions: Sequence[str], k: int = DEFAULT_K, *, histories: Sequence[Sequence[Turn]] | None = None
     ) -> list[Answer]:
         """``ask`` for several questions (each with its own history), embedding them in one batch."""
         k = check_k(k)
-        return [self.answer(asked, k) for asked in self.prepare(questions, histories)]
+        prepared = self.prepare(questions, histories)
+        answers = [self.answer(asked, k) for asked in prepared]
+        for asked, answer in zip(prepared, answers, strict=True):
+            self.answered.put(asked.key, _said(answer))
+        return answers
 
-    def prepare(self, questions: Sequence[str], histories: Sequence[Sequence[str]] | None = None) -> list[Asked]:
+    def prepare(self, questions: Sequence[str], histories: Sequence[Sequence[Turn]] | None = None) -> list[Asked]:
         """Each question checked, read in its conversation, cut to what the model reads and embedded
-        (all in one batch), with the earlier questions its context keeps: the record it travels as."""
-        turns = [check_history(h) for h in histories] if histories is not None else [() for _ in questions]
-        if len(turns) != len(questions):
-            raise QuestionError(f"{len(questions)} questions came with {len(turns)} histories; give one for each")
+        (all in one batch), with the earlier questions its context keeps and what the turn before it
+        answered: the record it travels as."""
+        given = [check_turns(h) for h in histories] if histories is not None else [((), ()) for _ in questions]
+        if len(given) != len(questions):
+            raise QuestionError(f"{len(questions)} questions came with {len(given)} histories; give one for each")
+        turns = [questions_ for questions_, _ in given]
         for question in questions:
             check_question(question)
         # An ellipsis ("And the M8?") is read as the question it shortens, in the history as now.
@@ -158,15 +176,45 @@ class Engine:
                 np.stack([vectors[h] for h in texts]) if texts else np.empty((0, self.embedder.dimension), np.float32)
             )
             first = len(history) - len(earlier)  # the earlier questions the context keeps start here
-            prepared.append(
-                Asked(question, own, text, truncated, vectors[text], history[first:], texts, stacked, first)
-            )
-        return prepared
+            asked = Asked(question, own, text, truncated, vectors[text], history[first:], texts, stacked, first)
+            prepared.append(asked)
+        return [self._with_previous(a, h, s) for a, (h, s) in zip(prepared, given, strict=True)]
 
-    def read(self, asked: Asked) -> Reading:
+    def _with_previous(self, asked: Asked, history: tuple[str, ...], said: tuple[Said | None, ...]) -> Asked:
+        """``asked`` with what the turn before it answered: as the caller gave it, or answered again."""
+        key = tuple(zip(history, said, strict=True))
+        asked = dataclasses.replace(asked, key=(*key, (asked.question, None)))
+        if not history:
+            return asked
+        previous = said[-1]
+        if previous is None:
+            previous = self.answered.get(key)
+        if previous is None and key not in self.answered:
+            earlier = [{"q": q, "answer": _json(a)} for q, a in key[:-1]][-2 * MAX_TURNS :]
+            previous = _said(self.ask(history[-1], 1, history=earlier))
+            self.answered.put(key, previous)
+        return dataclasses.replace(asked, previous=previous, previous_rows=self._locate(previous))
+
+    def _locate(self, said: Said | None) -> tuple[int, int] | None:
+        """The passage row and sentence row of this index that hold the start of ``said`` (None: not here)."""
+        if said is None or said.doc not in self._starts:
+            return None
+        starts, rows = self._starts[said.doc]
+        at = bisect.bisect_right(starts, said.start) - 1
+        if at < 0:
+            return None
+        row = rows[at]
+        passage = self.passages[row]
+        if not passage.start <= said.start < passage.end:
+            return None  # between two passages (a caption, a heading): no passage said it
+        j = next((j for j, (s, e) in enumerate(passage.sentences) if s <= said.start < e), 0)
+        return row, int(self.index.sentence_offsets[row]) + j
+
+    def read(self, asked: Asked, use: AnswerUse | None = None) -> Reading:
         """How the engine reads a prepared question: its candidates with their features, and for a
-        follow-up its context and the gate's weight (what the fit scripts fit on)."""
-        return conversation.read(self.index, self.ranker.weights, self.gate, asked)
+        follow-up its context (with the previous answer, as ``use`` says) and the gate's weight (what
+        the fit scripts fit on)."""
+        return conversation.read(self.index, self.ranker.weights, self.gate, asked, use)
 
     def answer(self, asked: Asked, k: int = DEFAULT_K) -> Answer:
         """The ``Answer`` to a prepared question: read, ranked, and tied to the earlier question it followed."""
@@ -190,8 +238,17 @@ class Engine:
         row = self._rows[answer.hits[0].passage]
         closest = int(np.argmax(reading.context.vectors @ self.index.dense.vectors(row, row + 1)[0]))
         # The earlier question is shown as it was asked (an ellipsis too): it is the user's own words.
-        turn = ReadAs(asked.earlier[closest], asked.first_turn + closest + 1, reading.follow, spelled)
+        place = asked.first_turn + closest + 1
+        turn = ReadAs(asked.earlier[closest], place, reading.follow, spelled, self._said(reading))
         return dataclasses.replace(answer, context=turn)
+
+    def _said(self, reading: Reading) -> Span | None:
+        """The previous answer's sentence, when the follow-up's context was read with it."""
+        if reading.context is None or reading.context.answer is None:
+            return None
+        passage, sentence = reading.context.answer
+        start, end = self.passages[passage].sentences[sentence - int(self.index.sentence_offsets[passage])]
+        return Span(start, end, self.texts[self.passages[passage].doc][start:end])
 
     def _corpus_names(self) -> Names:
         """The corpus's names, for reading an ellipsis (made when first needed)."""
@@ -223,6 +280,18 @@ class VectorCache:
             for text in missing:
                 self._cache.put(text, found[text])
         return found
+
+
+def _said(answer: Answer) -> Said | None:
+    """What an answer said: its top passage's highlighted sentence (None when it found no passage)."""
+    if not answer.hits:
+        return None
+    top = answer.hits[0]
+    return Said(top.passage.doc, top.highlight.start, top.highlight.end)
+
+
+def _json(said: Said | None) -> dict[str, object] | None:
+    return None if said is None else {"doc": said.doc, "start": said.start, "end": said.end}
 
 
 def check_k(k: object) -> int:

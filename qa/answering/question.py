@@ -43,6 +43,15 @@ NAME_SHARE = 0.6  # a word capitalised at least this often in mid-sentence is a 
 
 
 @dataclass(frozen=True)
+class Said:
+    """What an earlier turn answered: a span of a document (its highlighted sentence), by offsets."""
+
+    doc: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Asked:
     """One question as it travels: prepared once, read by ``conversation.read``, ranked by ``Ranker``."""
 
@@ -55,6 +64,9 @@ class Asked:
     earlier_texts: tuple[str, ...] = ()  # each of them read in its own conversation and cut
     earlier_vectors: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.float32))
     first_turn: int = 0  # the place of ``earlier[0]`` in the conversation (0-based): older turns are cut
+    previous: Said | None = None  # what the turn before answered (given by the caller, or answered again)
+    previous_rows: tuple[int, int] | None = None  # its passage row and sentence row in the index
+    key: tuple[tuple[str, Said | None], ...] = ()  # the conversation up to this question: what its answer is kept by
 
 
 def check_question(question: object, what: str = "the question") -> str:
@@ -77,11 +89,50 @@ def check_question(question: object, what: str = "the question") -> str:
     return question
 
 
+HISTORY_SHAPE = (
+    'history must be a list of the earlier turns, oldest first: each a question, or {"q": question, '
+    '"answer": {"doc": name, "start": offset, "end": offset}}'
+)
+
+
 def check_history(history: object) -> tuple[str, ...]:
     """The earlier questions if usable (a list of questions, oldest first); else ``QuestionError``."""
+    return check_turns(history)[0]
+
+
+def check_turns(history: object) -> tuple[tuple[str, ...], tuple[Said | None, ...]]:
+    """The earlier turns' questions and, where the caller gave them, their answers; else ``QuestionError``.
+
+    A turn is a question, or an object ``{"q": question, "answer": {"doc": ..., "start": ..., "end": ...}}``
+    (the answer may be left out or null)."""
     if isinstance(history, str | bytes) or not isinstance(history, Sequence):
-        raise QuestionError("history must be a list of the earlier questions, oldest first")
-    return tuple(check_question(earlier, "an earlier question of the conversation") for earlier in history)
+        raise QuestionError(HISTORY_SHAPE)
+    questions, answers = [], []
+    for turn in history:
+        said = None
+        if isinstance(turn, dict):
+            if set(turn) - {"q", "answer"} or "q" not in turn:
+                raise QuestionError(HISTORY_SHAPE)
+            said = _said(turn.get("answer"))
+            turn = turn["q"]
+        questions.append(check_question(turn, "an earlier question of the conversation"))
+        answers.append(said)
+    return tuple(questions), tuple(answers)
+
+
+def _said(answer: object) -> Said | None:
+    if answer is None:
+        return None
+    if isinstance(answer, Said):
+        return answer
+    ok = isinstance(answer, dict) and isinstance(answer.get("doc"), str)
+    bounds = [answer.get(k) for k in ("start", "end")] if isinstance(answer, dict) else []
+    if not ok or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in bounds):
+        raise QuestionError(HISTORY_SHAPE)
+    assert isinstance(answer, dict)
+    if answer["end"] <= answer["start"]:
+        raise QuestionError("an earlier answer's end must come after its start")
+    return Said(answer["doc"], answer["start"], answer["end"])
 
 
 def readings(question: str, history: Sequence[str], names: Names) -> tuple[str, tuple[str, ...]]:

@@ -61,15 +61,24 @@ class Hit:
 class ReadAs:
     """How a follow-up was read: tied to the earlier question ``follows`` (``turn``: its 1-based place
     in the history), with ``weight`` the share of the reading that came from the conversation, and
-    ``question`` the question it was read as when it was an ellipsis ("And the M8?"), else None."""
+    ``question`` the question it was read as when it was an ellipsis ("And the M8?"), else None;
+    ``answer`` the previous answer's sentence it was read with, when it was."""
 
     follows: str
     turn: int
     weight: float
     question: str | None = None
+    answer: Span | None = None  # the previous answer the follow-up was read with (its highlighted sentence)
 
     def to_json(self) -> dict[str, Any]:
-        return {"follows": self.follows, "turn": self.turn, "weight": round(self.weight, 3), "read_as": self.question}
+        answer = self.answer
+        return {
+            "follows": self.follows,
+            "turn": self.turn,
+            "weight": round(self.weight, 3),
+            "read_as": self.question,
+            "answer": None if answer is None else {"start": answer.start, "end": answer.end, "text": answer.text},
+        }
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,11 @@ class Answer:
         context = record["context"]
         read = None
         if context is not None:
-            read = ReadAs(str(context["follows"]), int(context["turn"]), float(context["weight"]), context["read_as"])
+            said = context.get("answer")
+            answer = None if said is None else Span(int(said["start"]), int(said["end"]), str(said["text"]))
+            read = ReadAs(
+                str(context["follows"]), int(context["turn"]), float(context["weight"]), context["read_as"], answer
+            )
         return cls(
             str(record["question"]), bool(record["answered"]), tuple(hits), truncated, read,
             float(record["confidence"]),

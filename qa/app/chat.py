@@ -55,8 +55,20 @@ class Conversation:
         return shown
 
     def questions(self) -> list[str]:
-        """The questions asked so far, oldest first: the history of the next one."""
+        """The questions asked so far, oldest first."""
         return [turn.answer.question for turn in self.turns]
+
+    def history(self) -> list[dict[str, Any]]:
+        """The turns so far, oldest first, each question with what it answered (its top highlight): the
+        history of the next question, so the engine reads a follow-up with the answer shown here."""
+        out: list[dict[str, Any]] = []
+        for turn in self.turns:
+            hits = turn.answer.hits
+            said = None
+            if hits:
+                said = {"doc": hits[0].passage.doc, "start": hits[0].highlight.start, "end": hits[0].highlight.end}
+            out.append({"q": turn.answer.question, "answer": said})
+        return out
 
     def hit_at(self, message: int) -> Hit | None:
         """The passage quoted by chat message ``message``, or None when that message quotes none."""

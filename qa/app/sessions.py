@@ -30,7 +30,7 @@ from .workspace import Source, Workspaces, safe_name
 
 MAX_SESSIONS = 1000  # sessions kept on the server (the least recently used go first)
 STATUS_LINES = 6  # status lines shown under the documents
-Ask = Callable[[Engine, str, int, list[str]], Answer]
+Ask = Callable[[Engine, str, int, list[Any]], Answer]
 
 
 class Sessions:
@@ -177,7 +177,7 @@ class Sessions:
         """Answer ``question`` from the session's documents as they are now, in its conversation, and keep
         the turn; None when the session holds no document."""
         with session.lock:
-            sources, history = session.sources, session.conversation.questions()
+            sources, history = session.sources, session.conversation.history()
             left_out = tuple(j.name for j in session.pending)
         engine = self.workspaces.engine(sources)
         if engine is None:

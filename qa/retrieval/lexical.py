@@ -139,6 +139,14 @@ class LexicalIndex:
     def size(self) -> int:
         return self._size
 
+    def names(self, term_ids: Sequence[int] | np.ndarray) -> list[str]:
+        """The terms of these vocabulary ids."""
+        return [self._vocabulary[int(i)] for i in term_ids]
+
+    def idf_of(self, term_ids: np.ndarray) -> np.ndarray:
+        """The IDF of these vocabulary ids."""
+        return idf(self._doc_freq[term_ids], self._size) if len(term_ids) else np.empty(0, dtype=np.float64)
+
     def query(self, query_terms: Sequence[str]) -> QueryTerms:
         """The question's distinct terms as the index sees them, for coverage scores."""
         distinct = list(dict.fromkeys(query_terms))
