@@ -3,8 +3,8 @@
 The data path, one folder per step, imports pointing only down it: ``documents`` (read, convert, split
 with offsets) → ``models`` (embedders) → ``retrieval`` (FAISS, BM25, the index and its folder,
 candidates) → ``answering`` (rank, answerability, conversation, results, ``engine.Engine``) →
-``evaluate``/``render`` → ``cli`` and ``app`` (for ``app.py``). ``errors`` and ``settings`` sit under
-everything; settings from the environment are read in ``settings`` only.
+``evaluate``/``render`` → ``cli`` and ``app`` (for ``app.py``). ``errors``, ``settings`` and ``storage``
+(atomic writes, bounded caches) sit under everything; the environment is read in ``settings`` only.
 """
 
 from __future__ import annotations

@@ -125,3 +125,21 @@ def test_no_function_is_longer_than_a_screen() -> None:
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{name}.{node.name}: {lines} lines")
     assert long == []
+
+
+def test_each_folder_imports_what_its_docstring_says() -> None:
+    base = {"qa.errors", "qa.settings", "qa.storage"}
+    allowed = {
+        "qa.documents": base,
+        "qa.models": base,  # not qa.documents: a model sees text
+        "qa.retrieval": base | {"qa.documents", "qa.models"},
+        "qa.answering": base | {"qa.documents", "qa.models", "qa.retrieval"},
+    }
+    found = {
+        package: {
+            ".".join(t.split(".")[:2]) for name, targets in graph().items() if name.startswith(package) for t in targets
+        }
+        - {package}
+        for package in allowed
+    }
+    assert [f"{p} imports {sorted(found[p] - allowed[p])}" for p in allowed if found[p] - allowed[p]] == []

@@ -1,4 +1,4 @@
-"""Answering: rank the candidates, the calibrated "answered", a question read in its conversation, the
-``Answer`` it gets back, and the ``Engine`` that takes a question through every step.
-Imports ``qa.documents``, ``qa.models`` and ``qa.retrieval``; never ``qa.cli`` or ``qa.app``.
+"""Answering: the record a question travels as (``question``), read in its conversation, ranked with
+the fitted weights (data files beside the code), the calibrated "answered", the ``Answer``, the ``Engine``.
+Imports ``qa.documents``, ``qa.models``, ``qa.retrieval`` and ``qa.storage``; never ``qa.cli`` or ``qa.app``.
 """

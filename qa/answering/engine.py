@@ -218,6 +218,7 @@ class Engine:
 
     def answer(self, asked: Asked, k: int = DEFAULT_K) -> Answer:
         """The ``Answer`` to a prepared question: read, ranked, and tied to the earlier question it followed."""
+        k = check_k(k)
         reading = self.read(asked)
         answer = self.ranker.rank(
             reading.found,
