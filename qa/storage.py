@@ -8,6 +8,8 @@ app's library of embedded documents (``app.workspace``).
   then renames it into place, fsynced first when asked: a reader sees the old ``final`` or the new one,
   never half of it, and a crash leaves at most a ``*.tmp`` beside it. When another writer put ``final``
   in place first, theirs is kept (the same content, named by its hash) and this is not an error.
+* ``sweep(folder)`` removes the ``*.tmp`` a killed writer left (older than ``STALE_SECONDS``, so that
+  a writer at work is never disturbed).
 * ``LRU`` is a thread-safe mapping of the latest ``size`` entries by use.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -55,6 +58,29 @@ def staged(final: Path, *, sync: bool = False, replace: bool = False) -> Iterato
             shutil.rmtree(staging, ignore_errors=True)
         else:
             staging.unlink(missing_ok=True)
+
+
+STALE_SECONDS = 3600  # a temporary file or folder untouched this long belongs to no live writer
+
+
+def sweep(folder: Path, older_than: float = STALE_SECONDS, depth: int = 3) -> list[Path]:
+    """Remove the ``*.tmp`` files and folders under ``folder`` (``depth`` levels down) last changed more
+    than ``older_than`` seconds ago; the paths removed. Whatever cannot be removed is left."""
+    removed: list[Path] = []
+    now = time.time()
+    for level in range(1, depth + 1):
+        for path in folder.glob("/".join(["*"] * (level - 1) + ["*.tmp"])):
+            try:
+                if now - path.lstat().st_mtime < older_than:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+            except OSError:
+                continue
+    return removed
 
 
 def write_atomic(path: Path, content: str, *, sync: bool = False) -> None:

@@ -83,3 +83,25 @@ def test_the_cache_is_safe_to_share_across_threads() -> None:
     for thread in threads:
         thread.join()
     assert len(cache) == 50
+
+
+def test_sweep_removes_what_a_killed_writer_left_and_spares_a_writer_at_work(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from qa.storage import STALE_SECONDS, sweep
+
+    old_folder = tmp_path / "library" / "abc" / "1234.5678.tmp"
+    old_folder.mkdir(parents=True)
+    (old_folder / "passages.npy").write_bytes(b"half")
+    old_file = tmp_path / "app-secret.99.tmp"
+    old_file.write_bytes(b"x")
+    fresh = tmp_path / "index" / "v2.abcd.tmp"
+    fresh.mkdir(parents=True)
+    kept = tmp_path / "library" / "abc" / "1234"
+    kept.mkdir()
+    past = time.time() - STALE_SECONDS - 10
+    for path in (old_folder, old_file, kept):
+        os.utime(path, (past, past))
+    assert sorted(sweep(tmp_path)) == sorted([old_folder, old_file])
+    assert not old_folder.exists() and not old_file.exists() and fresh.exists() and kept.exists()

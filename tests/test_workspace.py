@@ -242,3 +242,34 @@ def test_an_unwritable_library_is_reported_and_the_document_still_answers(
     assert (
         engine is not None and engine.ask("Which river carries the most water?", 1).hits[0].passage.doc == "rivers.txt"
     )
+
+
+def test_a_damaged_library_entry_is_replaced_when_it_is_embedded_again(fake_engine: Engine, tmp_path: Path) -> None:
+    spaces = Workspaces(fake_engine)
+    sources = spaces.add_text(spaces.bundled, RIVERS)
+    entry = spaces.library.folder / sources[-1].sha256
+    (entry / "passages.npy").write_bytes(b"truncated")
+    again = Workspaces(fake_engine)  # a new process: nothing in memory
+    assert again.library.get(sources[-1].sha256) is None  # damaged: not used
+    again.add_text(again.bundled, RIVERS)
+    fresh = Workspaces(fake_engine)
+    assert fresh.library.get(sources[-1].sha256) is not None  # repaired on disk
+
+
+def test_the_same_document_added_by_two_sessions_at_once_is_embedded_once(
+    fake_engine: Engine, fake_model: FakeEmbedder
+) -> None:
+    import threading
+
+    spaces = Workspaces(fake_engine)
+    before = fake_model.calls
+    text = "Lake Baikal is the deepest lake. " * 50
+    threads = [threading.Thread(target=spaces.add_text, args=(spaces.bundled, text)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    four_at_once = fake_model.calls - before
+    before = fake_model.calls
+    spaces.add_text(spaces.bundled, "Lake Titicaca is a high lake. " * 50)  # as long, not added before
+    assert four_at_once == fake_model.calls - before > 0  # four sessions, one embedding

@@ -32,7 +32,7 @@ from ..models.embed import Embedder, Progress
 from ..models.reader import Reader
 from ..retrieval.index import IndexConfig, SearchIndex
 from ..retrieval.store import Notice, StoredIndex, open_index
-from ..storage import LRU
+from ..storage import LRU, sweep
 from . import conversation
 from .conversation import AnswerUse, Reading, shipped_gate
 from .question import MAX_TURNS, Asked, Names, Said, check_question, check_turns, readings
@@ -105,6 +105,7 @@ class Engine:
         The shipped reader is loaded unless ``reader`` is given or ``use_reader`` is False.
         """
         paths = list(corpus) if corpus else [DEFAULT_CORPUS]
+        sweep(settings.index_root(index_dir))  # the temporary files a killed build or export left behind
         docs = load_corpus(paths, index_dir=index_dir)
         if notice is not None:
             for problem in docs.problems:

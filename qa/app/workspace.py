@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,20 +82,32 @@ class Library:
         digest = hashlib.sha256(settings_key.encode()).hexdigest()[:16]
         self.folder = (root or settings.index_root()) / "library" / digest
         self._memory: LRU[str, tuple[Document, EmbeddedDocument]] = LRU(MAX_CACHED_DOCUMENTS)
+        self._embedding: dict[str, threading.Lock] = {}  # one lock per document being embedded
+        self._locks = threading.Lock()
 
     def keep(self, document: Document, embedded: EmbeddedDocument) -> None:
         """Remember an embedded document (e.g. one of the bundled corpus) under its content hash."""
         self._memory.put(document.sha256, (document, embedded))
 
     def add(self, document: Document, progress: Progress | None = None) -> EmbeddedDocument:
-        """Embed ``document`` unless it was embedded before (by anyone); save it to the disk cache."""
-        found = self.get(document.sha256)
-        if found is not None:
-            return found[1]
-        embedded = embed_documents([document], self.embedder, self.config.split, progress)[document.name]
-        self._save(document, embedded)
-        self.keep(document, embedded)
-        return embedded
+        """Embed ``document`` unless it was embedded before (by anyone); save it to the disk cache.
+
+        The same document added by two sessions at once is embedded once: the second waits for the first.
+        """
+        with self._locks:
+            lock = self._embedding.setdefault(document.sha256, threading.Lock())
+        try:
+            with lock:
+                found = self.get(document.sha256)
+                if found is not None:
+                    return found[1]
+                embedded = embed_documents([document], self.embedder, self.config.split, progress)[document.name]
+                self._save(document, embedded)
+                self.keep(document, embedded)
+                return embedded
+        finally:
+            with self._locks:
+                self._embedding.pop(document.sha256, None)
 
     def get(self, sha256: str) -> tuple[Document, EmbeddedDocument] | None:
         """The document and its embedding, from memory or the disk cache; None if never added."""
@@ -113,9 +126,11 @@ class Library:
             **Extracted(document.text, document.pages, document.headings).to_json(),
             "passages": [dataclasses.asdict(p) for p in embedded.passages],
         }
+        final = self.folder / document.sha256
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with staged(self.folder / document.sha256) as staging:
+            # A folder there now is damaged (it did not load): it is replaced, not kept.
+            with staged(final, replace=final.exists()) as staging:
                 staging.mkdir()
                 (staging / "document.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
                 np.save(staging / "passages.npy", embedded.passage_vectors, allow_pickle=False)
