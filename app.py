@@ -436,13 +436,14 @@ def build(engine: Engine, handlers: Handlers | None = None) -> gr.Blocks:
             [question, k],
             ("chat", "question", "source", "skip_wait", *DOCUMENTS),
             concurrency_limit=CHAT_CONCURRENCY,
+            js=web.JS_AFTER_UPLOADS,  # a file still uploading is told to the server first
         )
         answered.then(fn=None, js=web.JS_SHOW_ANSWER)
         on(skip_wait.click, h.skip_wait, [], ("skip_wait",), queue=False)
         shown = on(chat.select, h.show_citation, [], ("source",))
         shown.then(fn=None, js=web.JS_SHOW_CITATION)
         on([clear.click, chat.clear], h.clear, [], ("chat", "question", "source", *KEPT))
-        on(files.upload, h.add_files, [files], ("files", *DOCUMENTS))
+        on(files.upload, h.add_files, [files], ("files", *DOCUMENTS)).then(fn=None, js=web.JS_UPLOADS_TOLD)
         on([add_text.click, pasted.submit], h.add_text, [pasted], ("pasted", *DOCUMENTS))
         on(remove_button.click, h.remove, [remove], DOCUMENTS)
         on(timer.tick, h.tick, [], DOCUMENTS, show_progress="hidden", concurrency_limit=None)
@@ -467,6 +468,7 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
             font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "sans-serif"),
         ),
         css=web.CSS,
+        js=web.JS_WATCH_UPLOADS,  # from the first moment: a file chosen before the page loaded its session
         footer_links=["api"],
         ssr_mode=False,
         max_file_size=per_file,

@@ -249,3 +249,18 @@ _SCROLL_CHAT = """
 """
 JS_SHOW_CITATION = "() => { setTimeout(() => {" + _SCROLL_SOURCE + "}, 80); }"
 JS_SHOW_ANSWER = "() => { setTimeout(() => {" + _SCROLL_SOURCE + _SCROLL_CHAT + "}, 80); }"
+# A file chosen (or dropped) is uploaded before the page tells the server about it: until it has, a
+# question asked meanwhile waits here in the browser, so that it is answered from that file too.
+JS_WATCH_UPLOADS = """() => {
+    const mark = (e) => { if (e.target.closest && e.target.closest('#qa-add')) window.qaUploading = Date.now(); };
+    document.addEventListener('change', mark, true);
+    document.addEventListener('drop', mark, true);
+}"""
+JS_UPLOADS_TOLD = "() => { window.qaUploading = 0; }"
+JS_AFTER_UPLOADS = """async (...inputs) => {
+    const began = Date.now();
+    while (window.qaUploading && Date.now() - window.qaUploading < 120000 && Date.now() - began < 120000) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return inputs;
+}"""
