@@ -429,3 +429,11 @@ def test_a_bad_upload_limit_stops_the_app_before_it_serves(fake_model: object, m
     monkeypatch.setenv("QA_MAX_DOCS", "many")
     with pytest.raises(SystemExit, match="QA_MAX_DOCS"):
         main([])
+
+
+def test_closing_the_page_forgets_its_session_on_the_server(page: Page) -> None:
+    tab = page.open()
+    ask(tab, "Who launched Qijing?", 2)
+    assert page.handlers.sessions.get(tab.session).conversation.turns
+    tab.fire(None, "unload")
+    assert page.handlers.sessions.get(tab.session).conversation.turns == []  # a new, empty one

@@ -32,9 +32,9 @@ class Wiring:
         raise KeyError(which)
 
     def _fn(self, target: Any, event: str) -> BlockFunction:
-        target_id = target._id
+        ids = {target._id, None} if target is self.demo else {target._id}  # the page's unload has no target
         for fn in self.demo.fns.values():
-            if any(t[0] == target_id and t[1] == event for t in fn.targets) and fn.fn is not None:
+            if any(t[0] in ids and t[1] == event for t in fn.targets) and fn.fn is not None:
                 return fn
         raise KeyError(f"nothing is wired to {event} of {target}")
 
