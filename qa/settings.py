@@ -22,6 +22,7 @@ EXTRACT_MEMORY_ENV = "QA_EXTRACT_MEMORY_MB"
 MAX_DOCS_ENV = "QA_MAX_DOCS"
 INDEX_SECONDS_ENV = "QA_INDEX_SECONDS"
 WORKERS_ENV = "QA_WORKERS"
+READER_ENV = "QA_READER"
 
 BACKENDS = ("onnx", "torch")
 PRECISIONS = ("fp32", "int8")
@@ -114,3 +115,11 @@ def index_seconds() -> int:
 def workers() -> int:
     """Threads that read and embed added documents (``QA_WORKERS``; default one per core)."""
     return _whole(WORKERS_ENV, os.cpu_count() or 1)
+
+
+def use_reader() -> bool:
+    """Whether answers use the trained reader (``QA_READER=on``, the default, or ``off``)."""
+    value = (_raw(READER_ENV) or "on").lower()
+    if value not in ("on", "off"):
+        raise ModelError(f"{READER_ENV}={value!r} is not a choice; set it to on or off")
+    return value == "on"

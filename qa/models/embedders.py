@@ -41,8 +41,11 @@ def make_embedder(
 
 
 def make_reader(cache_dir: Path | None = None, notice: Callable[[str], None] | None = None) -> Reader | None:
-    """The shipped reader on ``$QA_BACKEND`` (ONNX exported into ``cache_dir``), or None after one notice
-    when its weights are missing or damaged (the engine then ranks without it)."""
+    """The shipped reader on ``$QA_BACKEND`` (ONNX exported into ``cache_dir``), or None: when
+    ``QA_READER=off``, or after one notice when its weights are missing or damaged (the engine then
+    ranks without it)."""
     from .reader import open_reader
 
+    if not settings.use_reader():
+        return None
     return open_reader(cache_dir, notice)
