@@ -69,6 +69,8 @@ bench: install-bench
 	$(PY) -m benchmarks.perf
 	$(PY) benchmarks/search_scale.py
 	$(PY) benchmarks/load.py
+	$(PY) -m benchmarks.uploads
+	$(PY) -m benchmarks.ask_at_once
 
 clean:
 	rm -rf $(VENV) .qa-index .pytest_cache .mypy_cache .ruff_cache artifacts
