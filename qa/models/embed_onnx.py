@@ -51,7 +51,6 @@ class OnnxEmbedder(BatchedEmbedder):
     batch_size = 4
 
     def __init__(self, folder: Path, precision: str = "fp32") -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
@@ -69,13 +68,7 @@ class OnnxEmbedder(BatchedEmbedder):
         batch.enable_truncation(max_length=self._max_seq_length)
         batch.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
         self._tokenizer = batch
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        graph = folder / MODEL_FILES[precision]
-        self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(folder / MODEL_FILES[precision])
 
     @classmethod
     def open(cls, model: str | None, cache_dir: Path, precision: str = "fp32") -> OnnxEmbedder:
@@ -126,6 +119,19 @@ class OnnxEmbedder(BatchedEmbedder):
 
     def _token_ends(self, text: str) -> Sequence[int]:
         return [end for _, end in self._raw.encode(text, add_special_tokens=False).offsets]
+
+
+def cpu_session(graph: Path) -> Any:
+    """An ONNX Runtime session of ``graph`` on the CPU: every core for one forward pass, full graph
+    optimisation, warnings only (the embedder's and the reader's)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def _cache_key(name: str, source: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import threading
 import uuid
@@ -337,8 +336,9 @@ class OnnxReader:
     """The reader as an exported ONNX graph: tokens in, one logit per pair out."""
 
     def __init__(self, folder: Path, reader: ReaderSettings, precision: str = "fp32") -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from .embed_onnx import cpu_session
 
         meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
         self._settings = reader
@@ -348,13 +348,7 @@ class OnnxReader:
         tokenizer.enable_truncation(max_length=reader.max_length, strategy="longest_first")
         tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
         self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        graph = folder / ONNX_FILES[precision]
-        self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(folder / ONNX_FILES[precision])
 
     @property
     def name(self) -> str:
