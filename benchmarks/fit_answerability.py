@@ -16,9 +16,9 @@ most 5 % of its answerable SQuAD ones. Everything is reported on the *held-out* 
 * held out: ``article-heldout``, the odd rows of ``answerable-article``/``unanswerable-article``, the
   SQuAD articles Packet_switching, Steam_engine and Warsaw, the other half of the dialogues.
 
-``--reader`` fits the model of an engine with the reader (its probability is one more feature) and
-writes ``answerability-reader.json``; without it the engine ranks without the reader. ``--write`` saves
-the model to ``qa/answering/answerability.json`` (or ``answerability-reader.json``); ``--plot`` draws
+``--reader`` fits the model of an engine with the reader (its probability is one more feature);
+without it the engine ranks without the reader. ``--write`` saves the model to
+``qa/answering/answerability.json`` (the engine reads the reader's feature when the file has it); ``--plot`` draws
 the reliability diagram of the held-out rows (matplotlib, ``pip install -e '.[bench]'``). Calibration
 error is measured over 10 equal-width bins of confidence, each weighted by its share of the rows.
 """
@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="save the fitted model beside the code")
     parser.add_argument("--plot", type=Path, default=None, help="draw the reliability diagram to this PNG")
     args = parser.parse_args(argv)
-    name, features = ("answerability-reader", READER_FEATURES) if args.reader else ("answerability", FEATURES)
+    features = READER_FEATURES if args.reader else FEATURES
     fit, held = collect(args.bench, args.reader)
     if args.reader and not any(r.evidence[-1] for r in fit):
         raise SystemExit("fit_answerability: --reader, but the engine has no reader (see the notice above)")
@@ -230,11 +230,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("  " + json.dumps(dict(zip(features, [round(c, 3) for c in model.coef], strict=True))))
     print("\nheld out, as fitted here:")
     report(held, model.threshold)
-    print(f"\nheld out, as shipped (qa/answering/{name}.json):")
-    report(shipped, shipped_model(with_reader=args.reader).threshold)
+    print("\nheld out, as shipped (qa/answering/answerability.json):")
+    report(shipped, shipped_model().threshold)
     if args.write:
-        check = lambda f: AnswerabilityModel.from_fields(f, features)  # noqa: E731
-        print(f"\nwrote {fitted.write(name, model.to_json(), check)}")
+        print(f"\nwrote {fitted.write('answerability', model.to_json(), AnswerabilityModel.from_fields)}")
     if args.plot:
         plot(held, args.plot)
         print(f"wrote {args.plot}")

@@ -97,8 +97,10 @@ class AnswerabilityModel:
         }
 
     @classmethod
-    def from_fields(cls, fields: Fields, features: tuple[str, ...] = FEATURES) -> AnswerabilityModel:
-        """The model as ``answerability.json`` holds it, checked (``fitted``)."""
+    def from_fields(cls, fields: Fields) -> AnswerabilityModel:
+        """The model as ``answerability.json`` holds it, checked (``fitted``): over ``FEATURES``, or over
+        ``READER_FEATURES`` when it was fitted with the reader's evidence (``fit_answerability --reader``)."""
+        features = READER_FEATURES if fields.has_name("features", "reader") else FEATURES
         return cls(
             features=fields.names("features", features),
             mean=fields.numbers("mean", len(features)),
@@ -108,13 +110,15 @@ class AnswerabilityModel:
             threshold=fields.number("threshold"),
         )
 
+    def neutral(self, feature: str) -> float:
+        """The value of ``feature`` that moves the confidence neither way (its mean): what an engine
+        without the reader gives a model fitted with it."""
+        return self.mean[self.features.index(feature)]
 
-@lru_cache(maxsize=2)
-def shipped_model(with_reader: bool = False) -> AnswerabilityModel:
-    """The model fitted for this release: ``answerability.json``, or ``answerability-reader.json`` (the
-    same features and the reader's probability) for an engine that has the reader."""
-    if with_reader:
-        return fitted.load("answerability-reader", lambda f: AnswerabilityModel.from_fields(f, READER_FEATURES))
+
+@lru_cache(maxsize=1)
+def shipped_model() -> AnswerabilityModel:
+    """The model fitted for this release (``answerability.json``)."""
     return fitted.load("answerability", AnswerabilityModel.from_fields)
 
 

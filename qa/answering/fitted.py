@@ -5,7 +5,6 @@ Each file is written by the script that fits it (``--write``), never pasted into
     rank.json           the rank weights                      python -m benchmarks.fit_weights --write
     conversation.json   follow-up weights and the gate        python -m benchmarks.fit_conversation --write
     answerability.json  the calibrated "answered" confidence  python -m benchmarks.fit_answerability --write
-    answerability-reader.json  the same, with the reader      python -m benchmarks.fit_answerability --reader --write
     reading.json        how the reader moves the ranking      python -m benchmarks.fit_reading --write
 
 ``load`` reads one file and hands it to a parser that reads it through ``Fields``, which checks the
@@ -28,7 +27,6 @@ FITTED_BY = {
     "rank": "benchmarks.fit_weights",
     "conversation": "benchmarks.fit_conversation",
     "answerability": "benchmarks.fit_answerability",
-    "answerability-reader": "benchmarks.fit_answerability --reader",
     "reading": "benchmarks.fit_reading",
 }
 T = TypeVar("T")
@@ -76,6 +74,11 @@ class Fields:
         if not isinstance(values, list) or len(values) != length:
             raise _FieldError(f"{self._path(key)} must be a list of {length} numbers")
         return tuple(_finite(v, f"{self._path(key)}[{i}]") for i, v in enumerate(values))
+
+    def has_name(self, key: str, name: str) -> bool:
+        """Whether the list of names under ``key`` holds ``name``."""
+        values = self._get(key)
+        return isinstance(values, list) and name in values
 
     def names(self, key: str, expected: tuple[str, ...]) -> tuple[str, ...]:
         """A list of names that must be exactly ``expected`` (the features the code measures, in order)."""

@@ -56,7 +56,7 @@ class Ranker:
         self.weights = weights or shipped_weights()
         self.reader = reader if self.fusion == "weighted" else None  # RRF is kept as it was, to compare
         self.use = use or (shipped_use() if self.reader is not None else None)
-        self.model = model or shipped_model(with_reader=self.reader is not None)
+        self.model = model or shipped_model()
         self.follow_up = follow_up or shipped_follow_up()
         self._sentence_spans = [span for p in index.passages for span in p.sentences]
         self._sentence_of = [(row, j) for row, p in enumerate(index.passages) for j in range(len(p.sentences))]
@@ -143,9 +143,12 @@ class Ranker:
             else 0.0,
             "terms": min(query.count, 8) / 8,
             "type_missing": type_missing(question, highlight),
-            "reader": float(reading.best[i]) if reading is not None else 0.0,
+            "reader": float(reading.best[i]) if reading is not None else self._neutral_reader(),
         }
         return np.array([values[name] for name in self.model.features])
+
+    def _neutral_reader(self) -> float:
+        return self.model.neutral("reader") if "reader" in self.model.features else 0.0
 
     def highlight_row(self, found: Candidates, i: int, reading: Read | None = None) -> int:
         """Absolute sentence row of the highlight of candidate ``i``: the best sentence by similarity and
