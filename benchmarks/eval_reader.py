@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,10 @@ import numpy as np
 
 from benchmarks.common import ARTICLE, BENCH, DATA, median_of
 from benchmarks.reader_data import Row, Seen, Unit, View, read_rows
-from qa.models.reader import Reader, ReaderSettings, TorchReader, open_reader, save_shipped
+from qa.models.reader import READER_DIR, Reader, ReaderSettings, TorchReader, open_reader, save_shipped
 
 WORK = Path("/tmp/reader-work")
-HITS = (5, 10)
+HITS = [5, 10]  # the N of best@N; --hits sets it
 Scorer = Callable[[Seen, Sequence[Unit]], np.ndarray]
 
 
@@ -172,29 +171,30 @@ def _mean(values: Sequence[bool | float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def load_reader(model: Path | None, backend: str) -> Reader:
+def load_reader(model: Path | None, backend: str, precision: str = "fp32") -> Reader:
     """The shipped reader, or a training run's checkpoint shipped into a temporary folder first (so that
     what is measured is what would ship: fp16 upper layers composed with the base, then ONNX)."""
-    if model is None:
-        reader = open_reader(WORK / "models", notice=lambda line: print(line, file=sys.stderr), backend=backend)
-        if reader is None:
-            raise SystemExit("no reader to evaluate")
-        return reader
-    from sentence_transformers import CrossEncoder
-
-    settings_file = next(
-        p / "reader_settings.json" for p in (model, model.parent) if (p / "reader_settings.json").is_file()
-    )
-    settings = ReaderSettings.from_json(json.loads(settings_file.read_text(encoding="utf-8")))
-    encoder = CrossEncoder(str(model), device="cpu", max_length=settings.max_length)
-    folder = Path(tempfile.mkdtemp(prefix="reader-eval-", dir=WORK))
-    save_shipped(encoder[0].model, folder, settings)
+    folder = READER_DIR if model is None else ship_checkpoint(model)
     if backend == "torch":
         return TorchReader(folder)
-    reader = open_reader(WORK / "models", notice=lambda line: print(line, file=sys.stderr), folder=folder)
+    reader = open_reader(WORK / "models", lambda line: print(line, file=sys.stderr), precision=precision, folder=folder)
     if reader is None:
-        raise SystemExit(f"the checkpoint {model} could not be loaded")
+        raise SystemExit(f"no reader to evaluate in {folder}")
     return reader
+
+
+def ship_checkpoint(model: Path) -> Path:
+    """A training run's CrossEncoder folder as the shipped files would be (in a folder under WORK)."""
+    from sentence_transformers import CrossEncoder
+
+    folder = WORK / "shipped" / "-".join(model.resolve().parts[-2:])
+    if (folder / "reader.json").is_file():
+        return folder
+    found = [p / "reader_settings.json" for p in (model, model.parent) if (p / "reader_settings.json").is_file()]
+    settings = ReaderSettings.from_json(json.loads(found[0].read_text(encoding="utf-8")))
+    encoder = CrossEncoder(str(model), device="cpu", max_length=settings.max_length)
+    save_shipped(encoder[0].model, folder, settings)
+    return folder
 
 
 def table(rows: dict[str, dict[str, float]], counts: dict[str, str]) -> str:
@@ -251,11 +251,11 @@ def speed(args: argparse.Namespace) -> None:
     document = read_document(ARTICLE, ARTICLE.name)
     question = "What did GAC Group launch together with Huawei Qiankun?"
     readers = {
-        "onnx fp32": open_reader(WORK / "models", backend="onnx", precision="fp32"),
-        "onnx int8": open_reader(WORK / "models", backend="onnx", precision="int8"),
-        "torch": open_reader(WORK / "models", backend="torch"),
+        "onnx fp32": load_reader(args.model, "onnx", "fp32"),
+        "onnx int8": load_reader(args.model, "onnx", "int8"),
+        "torch": load_reader(args.model, "torch"),
     }
-    context = next(r for r in readers.values() if r is not None).settings.context
+    context = readers["torch"].settings.context
     texts = [
         reader_text(document.text, p.sentences, j, context, p.section)
         for p in split_document(document)
@@ -268,8 +268,6 @@ def speed(args: argparse.Namespace) -> None:
     print("| backend | N sentences | ms a question | × query forward |")
     print("|---|---:|---:|---:|")
     for name, reader in readers.items():
-        if reader is None:
-            continue
         for n in args.sentences:
             ms = median_of(args.repeats, _scoring(reader, question, texts[:n])) * 1000
             print(f"| {name} | {n} | {ms:.1f} | {ms / forward:.2f} |", flush=True)
@@ -287,12 +285,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
     parser.add_argument("--per-article", type=int, default=0, help="at most this many questions per SQuAD article")
     parser.add_argument("--heldout", action="store_true", help="the held-out sets of benchmarks/data (report only)")
+    parser.add_argument("--hits", type=int, nargs="+", default=HITS, help="the N of best@N (default: %(default)s)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--speed", action="store_true", help="time the reader instead")
     parser.add_argument("--sentences", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    HITS[:] = sorted(args.hits)
     import torch
 
     torch.set_num_threads(args.threads)

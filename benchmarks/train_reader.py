@@ -36,15 +36,15 @@ BASE_LAYERS = 6
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.train_reader", description=__doc__.split("\n")[0])
     parser.add_argument("--train", type=Path, default=TRAIN, help="training folder (default: %(default)s)")
-    parser.add_argument("--context", choices=CONTEXTS, default="neighbours", help="what the reader sees")
+    parser.add_argument("--context", choices=CONTEXTS, default="sentence", help="what the reader sees")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training questions used")
     parser.add_argument("--max-pairs", type=int, default=0, help="at most this many pairs (0: all)")
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--top-layers", type=int, default=3, help="transformer layers trained (the top ones)")
-    parser.add_argument("--checkpoints", type=int, default=0, help="checkpoints at even fractions of the run")
+    parser.add_argument("--checkpoints", type=int, default=4, help="checkpoints at even fractions of the run")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: under $QA_READER_WORK)")
@@ -108,6 +108,7 @@ def train(texts: Sequence[tuple[str, str]], labels: Sequence[int], reader: Reade
     set_seed(args.seed)
     random.seed(args.seed)
     encoder = base_cross_encoder(reader.max_length)
+    open_pooler(encoder[0].model)
     trainable, total = freeze_lower(encoder[0].model, reader.trainable_layers)
     print(f"training {trainable:,} of {total:,} parameters (layers {list(reader.trainable_layers)}, pooler, head)")
     positives = sum(labels)
@@ -146,6 +147,18 @@ def train(texts: Sequence[tuple[str, str]], labels: Sequence[int], reader: Reade
     trainer.train()
     encoder.eval()
     return encoder
+
+
+def open_pooler(model: Any) -> None:
+    """Start the [CLS] pooler at the identity. all-MiniLM-L6-v2 was trained with mean pooling and its
+    pooler never was (weights of std 0.009, bias 0): its output is near zero and so is every gradient
+    through it; trained from it, the loss stayed at chance for 188 steps (docs/reader.md)."""
+    import torch
+
+    with torch.no_grad():
+        dense = model.bert.pooler.dense
+        dense.weight.copy_(torch.eye(dense.weight.shape[0], dtype=dense.weight.dtype))
+        dense.bias.zero_()
 
 
 def train_view(folder: Path) -> View:

@@ -117,9 +117,13 @@ def workers() -> int:
     return _whole(WORKERS_ENV, os.cpu_count() or 1)
 
 
-def use_reader() -> bool:
-    """Whether answers use the trained reader (``QA_READER=on``, the default, or ``off``)."""
-    value = (_raw(READER_ENV) or "on").lower()
-    if value not in ("on", "off"):
-        raise ModelError(f"{READER_ENV}={value!r} is not a choice; set it to on or off")
-    return value == "on"
+READER_CHOICES = ("auto", "on", "off")
+
+
+def reader() -> str:
+    """Whether answers use the trained reader: ``QA_READER=auto`` (the default: when its weights are in
+    the package, silently without it when they are not), ``on`` (a notice when they are missing), ``off``."""
+    value = (_raw(READER_ENV) or "auto").lower()
+    if value not in READER_CHOICES:
+        raise ModelError(f"{READER_ENV}={value!r} is not a choice; set it to one of {', '.join(READER_CHOICES)}")
+    return value

@@ -41,11 +41,12 @@ def make_embedder(
 
 
 def make_reader(cache_dir: Path | None = None, notice: Callable[[str], None] | None = None) -> Reader | None:
-    """The shipped reader on ``$QA_BACKEND`` (ONNX exported into ``cache_dir``), or None: when
-    ``QA_READER=off``, or after one notice when its weights are missing or damaged (the engine then
-    ranks without it)."""
-    from .reader import open_reader
+    """The shipped reader on ``$QA_BACKEND`` (ONNX exported into ``cache_dir``), or None: with
+    ``QA_READER=off``; without weights in the package (``auto``: silently; ``on``: after a notice); with
+    damaged weights (a notice). The engine then ranks without it."""
+    from .reader import READER_DIR, SETTINGS_FILE, open_reader
 
-    if not settings.use_reader():
+    choice = settings.reader()
+    if choice == "off" or (choice == "auto" and not (READER_DIR / SETTINGS_FILE).exists()):
         return None
     return open_reader(cache_dir, notice)
