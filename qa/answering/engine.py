@@ -191,7 +191,7 @@ class Engine:
         if previous is None:
             previous = self.answered.get(key)
         if previous is None and key not in self.answered:
-            earlier = [{"q": q, "answer": _json(a)} for q, a in key[:-1]][-2 * MAX_TURNS :]
+            earlier = [{"q": q, "answer": a.to_json() if a else None} for q, a in key[:-1]][-2 * MAX_TURNS :]
             previous = _said(self.ask(history[-1], 1, history=earlier))
             self.answered.put(key, previous)
         return dataclasses.replace(asked, previous=previous, previous_rows=self._locate(previous))
@@ -290,10 +290,6 @@ def _said(answer: Answer) -> Said | None:
         return None
     top = answer.hits[0]
     return Said(top.passage.doc, top.highlight.start, top.highlight.end)
-
-
-def _json(said: Said | None) -> dict[str, object] | None:
-    return None if said is None else {"doc": said.doc, "start": said.start, "end": said.end}
 
 
 def check_k(k: object) -> int:

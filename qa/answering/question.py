@@ -50,6 +50,9 @@ class Said:
     start: int
     end: int
 
+    def to_json(self) -> dict[str, object]:
+        return {"doc": self.doc, "start": self.start, "end": self.end}
+
 
 @dataclass(frozen=True)
 class Asked:

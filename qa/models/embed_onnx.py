@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,22 +75,13 @@ class OnnxEmbedder(BatchedEmbedder):
         """The ONNX embedder of ``model``, exported (and quantised, for int8) into ``cache_dir`` if needed."""
         name, source = resolve_model(model)
         folder = cache_dir / _cache_key(name, source)
-        done = folder / ("export.json" if precision == "fp32" else "int8.json")
-        if not done.is_file():
-            from filelock import FileLock
-
-            try:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                with FileLock(str(folder) + ".lock"):
-                    if not (folder / "export.json").is_file():
-                        export(model, folder)
-                    if not done.is_file():
-                        quantize(folder)
-            except OSError as exc:
-                raise OnnxExportError(
-                    f"cannot write the exported model to {cache_dir} ({exc.strerror or exc}); "
-                    "point QA_INDEX_DIR at a writable folder"
-                ) from None
+        try:
+            export_once(folder, precision, lambda: export(model, folder), lambda: quantize(folder))
+        except OSError as exc:
+            raise OnnxExportError(
+                f"cannot write the exported model to {cache_dir} ({exc.strerror or exc}); "
+                "point QA_INDEX_DIR at a writable folder"
+            ) from None
         try:
             return cls(folder, precision)
         except Exception as exc:  # a damaged cache: remove it, so that the next start exports it again
@@ -119,6 +110,23 @@ class OnnxEmbedder(BatchedEmbedder):
 
     def _token_ends(self, text: str) -> Sequence[int]:
         return [end for _, end in self._raw.encode(text, add_special_tokens=False).offsets]
+
+
+def export_once(folder: Path, precision: str, export: Callable[[], None], quantize: Callable[[], None]) -> None:
+    """Make sure ``folder`` holds the export (``export.json``) and, for int8, its quantised copy
+    (``int8.json``): made once, under a file lock, by whichever process comes first. ``OSError`` when
+    the cache cannot be written."""
+    done = folder / ("export.json" if precision == "fp32" else "int8.json")
+    if done.is_file():
+        return
+    from filelock import FileLock
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / "export.json").is_file():
+            export()
+        if not done.is_file():
+            quantize()
 
 
 def cpu_session(graph: Path) -> Any:

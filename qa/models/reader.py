@@ -414,26 +414,17 @@ def open_reader(
 
 def open_onnx_reader(folder: Path, cache_dir: Path, precision: str, reader: ReaderSettings) -> OnnxReader:
     """The ONNX reader of the shipped weights in ``folder``, exported (and quantised) into ``cache_dir``."""
-    from .embed_onnx import onnx_cache_key
+    from .embed_onnx import export_once, onnx_cache_key
 
     _, source = resolve_model(reader.base_model)
     target = cache_dir / onnx_cache_key("reader", [reader.sha256, source, EXPORT_VERSION, reader.to_json()])
-    done = target / ("export.json" if precision == "fp32" else "int8.json")
-    if not done.is_file():
-        from filelock import FileLock
-
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(target) + ".lock"):
-                if not (target / "export.json").is_file():
-                    export_reader(folder, target)
-                if not done.is_file():
-                    quantize_reader(target, reader)
-        except OSError as exc:
-            raise ReaderError(
-                f"cannot write the exported reader to {cache_dir} ({exc.strerror or exc}); "
-                "point QA_INDEX_DIR at a writable folder"
-            ) from None
+    try:
+        export_once(target, precision, lambda: export_reader(folder, target), lambda: quantize_reader(target, reader))
+    except OSError as exc:
+        raise ReaderError(
+            f"cannot write the exported reader to {cache_dir} ({exc.strerror or exc}); "
+            "point QA_INDEX_DIR at a writable folder"
+        ) from None
     try:
         return OnnxReader(target, reader, precision)
     except Exception as exc:  # a damaged cache: remove it, so that the next start exports it again
