@@ -391,7 +391,8 @@ def open_reader(
     ``cache_dir``, default ``<index root>/models``) in ``precision`` (``$QA_PRECISION``), or None.
 
     None, after one line to ``notice``, when the shipped files are missing or damaged: the caller
-    answers without the reader. When only the export fails, PyTorch is used and ``notice`` says why.
+    answers without the reader. When int8 fails its parity check, fp32 ONNX is used; when the export
+    fails, PyTorch; ``notice`` says why.
     """
     tell = notice or (lambda _line: None)
     try:
@@ -402,9 +403,18 @@ def open_reader(
     try:
         if settings.backend(backend) == "torch":
             return TorchReader(folder)
+        cache, chosen = cache_dir or settings.models_dir(), settings.precision(precision)
         try:
-            return open_onnx_reader(folder, cache_dir or settings.models_dir(), settings.precision(precision), reader)
+            return open_onnx_reader(folder, cache, chosen, reader)
         except ReaderError as exc:
+            if chosen != "fp32":
+                try:
+                    fp32 = open_onnx_reader(folder, cache, "fp32", reader)
+                except ReaderError:
+                    pass
+                else:
+                    tell(f"{exc}; using the fp32 reader instead")
+                    return fp32
             tell(f"{exc}; using PyTorch for the reader instead")
             return TorchReader(folder)
     except ModelError as exc:
