@@ -166,10 +166,9 @@ def test_scores_do_not_depend_on_the_batch(shipped_onnx: OnnxReader) -> None:
 
 
 @pytest.mark.model
-@needs_shipped
-def test_int8_is_used_only_where_it_agrees_with_fp32(tmp_path: Path) -> None:
+def test_int8_is_used_only_where_it_agrees_with_fp32(tmp_path: Path, reader_folder: Path) -> None:
     notices: list[str] = []
-    reader = open_reader(tmp_path / "models", notices.append, backend="onnx", precision="int8")
+    reader = open_reader(tmp_path / "models", notices.append, backend="onnx", precision="int8", folder=reader_folder)
     assert isinstance(reader, OnnxReader)
     if notices:  # the shipped reader's int8 graph fails its parity gate (docs/reader.md): fp32 instead
         assert len(notices) == 1 and "int8" in notices[0] and "fp32 reader instead" in notices[0]
