@@ -141,6 +141,7 @@ class Handlers:
             yield View(chat=shown, question=question, skip_wait=gr.update(visible=False))
             return
         except QAError as exc:
+            yield View(chat=shown, question=question, skip_wait=gr.update(visible=False))  # as it was
             raise gr.Error(html.escape(str(exc))) from None
         if turn is None:
             gr.Warning("There is no document to ask: add one below first.")
