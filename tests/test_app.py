@@ -437,3 +437,26 @@ def test_closing_the_page_forgets_its_session_on_the_server(page: Page) -> None:
     assert page.handlers.sessions.get(tab.session).conversation.turns
     tab.fire(None, "unload")
     assert page.handlers.sessions.get(tab.session).conversation.turns == []  # a new, empty one
+
+
+def test_a_saved_session_survives_the_browsers_own_json(page: Page, fake_engine: Engine, tmp_path: Path) -> None:
+    """The browser keeps numbers as JavaScript does (1.0 comes back as 1): the signature still holds."""
+    import dataclasses
+
+    from qa.app.chat import Conversation, Turn
+    from qa.app.saved import Signer
+
+    def as_javascript(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: as_javascript(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [as_javascript(v) for v in value]
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    answer = dataclasses.replace(fake_engine.ask("Who launched Qijing?", 2), confidence=1.0)
+    signer = Signer(tmp_path)
+    saved = signer.dump([("harmonyos-smart-mobility.txt", "abc", True)], Conversation([Turn(answer)]))
+    assert saved["turns"][0]["answer"]["confidence"] == 1.0
+    kept = signer.load(json.loads(json.dumps(as_javascript(saved))))
+    assert kept is not None and kept.problem is None
+    assert kept.conversation.turns[0].answer.confidence == 1.0

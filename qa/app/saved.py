@@ -71,8 +71,20 @@ class Signer:
         return Kept(documents, Conversation(turns))
 
     def _sign(self, body: dict[str, Any]) -> str:
-        data = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+        canonical = json.dumps(_numbers_as_floats(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hmac.new(self._key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _numbers_as_floats(value: Any) -> Any:
+    """``value`` with every number as a float: the browser keeps 1.0 as 1, so a signature must not
+    tell them apart."""
+    if isinstance(value, dict):
+        return {k: _numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_floats(v) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _refused(why: str) -> Kept:
