@@ -98,6 +98,8 @@ class Handlers:
         self.workspaces = workspaces
         self.gate = gate or Gate(ACTIVE, WAITING)
         self.sessions = sessions or Sessions(workspaces, uploads=UPLOADS)
+        self._shown: dict[str, int] = {}  # the session version each page last showed: a tick redraws on change
+        self._exported: dict[str, tuple[int, object]] = {}  # the turns each page's downloads were written for
 
     @property
     def engine(self) -> Engine:
@@ -208,6 +210,7 @@ class Handlers:
         self.sessions.drop(request.session_hash or "")
         shutil.rmtree(EXPORTS / _folder(request.session_hash or ""), ignore_errors=True)
         self._shown.pop(request.session_hash or "", None)
+        self._exported.pop(request.session_hash or "", None)
 
     def api_ask(
         self, question: str, k: int = DEFAULT_K, history: list[str | dict[str, Any]] | None = None
@@ -218,11 +221,6 @@ class Handlers:
             return self._ask(self.engine, question, k, history or []).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
-
-    @functools.cached_property
-    def _shown(self) -> dict[str, int]:
-        """The session version each page last showed (so a tick redraws only on change)."""
-        return {}
 
     def _documents(self, session: Session) -> View:
         """The documents part of the page: the list (with those being read), status, header, choices."""
@@ -242,15 +240,22 @@ class Handlers:
         )
 
     def _kept(self, session: Session) -> dict[str, Any]:
-        """The session for the browser to keep, and the conversation to download."""
+        """The session for the browser to keep, and the conversation to download (written again, and sent
+        to the page, only when its turns changed since this page last got them)."""
+        turns = list(session.conversation.turns)
+        kept: dict[str, Any] = {"saved": self.sessions.saved(session)}
+        written = (len(turns), turns[-1] if turns else None)
+        last = self._exported.get(session.key)
+        if last is not None and last[0] == written[0] and last[1] is written[1]:
+            return kept
         folder = EXPORTS / _folder(session.key)
         folder.mkdir(parents=True, exist_ok=True)
-        turns = list(session.conversation.turns)
         (folder / "conversation.md").write_text(export.markdown(turns, "Ask the article"), encoding="utf-8")
         (folder / "conversation.jsonl").write_text(export.json_lines(turns), encoding="utf-8")
+        self._exported[session.key] = written
         ready = gr.update(interactive=bool(turns))
         return {
-            "saved": self.sessions.saved(session),
+            **kept,
             "markdown": gr.update(value=str(folder / "conversation.md"), **ready),
             "jsonl": gr.update(value=str(folder / "conversation.jsonl"), **ready),
         }

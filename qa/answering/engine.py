@@ -35,9 +35,9 @@ from ..retrieval.store import Notice, StoredIndex, open_index
 from ..storage import LRU, sweep
 from . import conversation
 from .conversation import AnswerUse, Reading, shipped_gate
-from .question import MAX_TURNS, Asked, Names, Said, check_question, check_turns, readings
+from .question import MAX_TURNS, Asked, Names, check_question, check_turns, readings
 from .rank import Ranker
-from .results import Answer, ReadAs, Span
+from .results import Answer, ReadAs, Said, Span
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_K = 5
@@ -148,7 +148,7 @@ class Engine:
         prepared = self.prepare(questions, histories)
         answers = [self.answer(asked, k) for asked in prepared]
         for asked, answer in zip(prepared, answers, strict=True):
-            self.answered.put(asked.key, _said(answer))
+            self.answered.put(asked.key, answer.said())
         return answers
 
     def prepare(self, questions: Sequence[str], histories: Sequence[Sequence[Turn]] | None = None) -> list[Asked]:
@@ -192,7 +192,7 @@ class Engine:
             previous = self.answered.get(key)
         if previous is None and key not in self.answered:
             earlier = [{"q": q, "answer": a.to_json() if a else None} for q, a in key[:-1]][-2 * MAX_TURNS :]
-            previous = _said(self.ask(history[-1], 1, history=earlier))
+            previous = self.ask(history[-1], 1, history=earlier).said()
             self.answered.put(key, previous)
         return dataclasses.replace(asked, previous=previous, previous_rows=self._locate(previous))
 
@@ -282,14 +282,6 @@ class VectorCache:
             for text in missing:
                 self._cache.put(text, found[text])
         return found
-
-
-def _said(answer: Answer) -> Said | None:
-    """What an answer said: its top passage's highlighted sentence (None when it found no passage)."""
-    if not answer.hits:
-        return None
-    top = answer.hits[0]
-    return Said(top.passage.doc, top.highlight.start, top.highlight.end)
 
 
 def check_k(k: object) -> int:

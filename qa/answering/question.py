@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import QuestionError
+from .results import Said
 
 MAX_TURNS = 6  # earlier questions that make the context (the most recent ones)
 MAX_QUESTION_CHARS = 100_000  # longer questions are refused; the model reads only the first ~250 words
@@ -40,18 +41,6 @@ _DIGIT = re.compile(r"\d")
 _ARTICLE_END = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
 _ARTICLE_START = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 NAME_SHARE = 0.6  # a word capitalised at least this often in mid-sentence is a name
-
-
-@dataclass(frozen=True)
-class Said:
-    """What an earlier turn answered: a span of a document (its highlighted sentence), by offsets."""
-
-    doc: str
-    start: int
-    end: int
-
-    def to_json(self) -> dict[str, object]:
-        return {"doc": self.doc, "start": self.start, "end": self.end}
 
 
 @dataclass(frozen=True)

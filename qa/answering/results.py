@@ -24,6 +24,18 @@ Highlight = Span  # the sentence of a passage that best answers
 
 
 @dataclass(frozen=True)
+class Said:
+    """What an earlier turn answered: a span of a document (its highlighted sentence), by offsets."""
+
+    doc: str
+    start: int
+    end: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"doc": self.doc, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked passage; ``text == document[passage.start:passage.end]``."""
 
@@ -97,6 +109,13 @@ class Answer:
     context: ReadAs | None = None
     confidence: float = 0.0  # the calibrated probability that the top passage answers (answerability)
     evidence: tuple[float, ...] = ()  # the features that probability was computed from
+
+    def said(self) -> Said | None:
+        """What this answer said: its top passage's highlighted sentence (None when it found no passage)."""
+        if not self.hits:
+            return None
+        top = self.hits[0]
+        return Said(top.passage.doc, top.highlight.start, top.highlight.end)
 
     @classmethod
     def from_json(cls, record: dict[str, Any], truncated: bool = False) -> Answer:

@@ -54,21 +54,13 @@ class Conversation:
             shown += [{"role": "assistant", "content": web.quote_html(hit)} for hit in turn.answer.hits]
         return shown
 
-    def questions(self) -> list[str]:
-        """The questions asked so far, oldest first."""
-        return [turn.answer.question for turn in self.turns]
-
     def history(self) -> list[dict[str, Any]]:
         """The turns so far, oldest first, each question with what it answered (its top highlight): the
         history of the next question, so the engine reads a follow-up with the answer shown here."""
-        out: list[dict[str, Any]] = []
-        for turn in self.turns:
-            hits = turn.answer.hits
-            said = None
-            if hits:
-                said = {"doc": hits[0].passage.doc, "start": hits[0].highlight.start, "end": hits[0].highlight.end}
-            out.append({"q": turn.answer.question, "answer": said})
-        return out
+        return [
+            {"q": t.answer.question, "answer": None if (s := t.answer.said()) is None else s.to_json()}
+            for t in self.turns
+        ]
 
     def hit_at(self, message: int) -> Hit | None:
         """The passage quoted by chat message ``message``, or None when that message quotes none."""
@@ -98,10 +90,6 @@ class Session:
     version: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     skip_wait: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
-
-    def names(self) -> list[str]:
-        """The names of the documents held and being read."""
-        return [*(s.name for s in self.sources), *(j.name for j in self.pending)]
 
     def listing(self) -> list[tuple[str, int, int, bool]]:
         """(name, pages, passages, bundled) of each document, for ``web.documents_html``."""

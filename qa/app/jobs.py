@@ -11,7 +11,6 @@ progress; its work checks ``Job.check`` between steps, which stops it when cance
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -24,7 +23,6 @@ from ..errors import QAError
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 MAX_RUNNING = 8  # jobs (of different owners) under way at once, taking turns on the CPU slots
-_ids = itertools.count(1)
 
 
 class CancelledError(QAError):
@@ -40,7 +38,6 @@ class Job:
     work: Callable[[Job], Any]
     budget: float | None = None  # seconds the work may take once started
     done: Callable[[Job], None] | None = None  # called once the job has finished, however it ended
-    id: int = field(default_factory=lambda: next(_ids))
     state: str = QUEUED
     result: Any = None
     error: str | None = None

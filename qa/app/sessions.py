@@ -48,7 +48,7 @@ class Sessions:
         self.workspaces = workspaces
         self.uploads = uploads.resolve() if uploads else None
         self.jobs = jobs or Jobs(settings.workers())
-        self.signer = signer or Signer(workspaces.library.folder.parent.parent)
+        self.signer = signer or Signer(workspaces.base.root)
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
