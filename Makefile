@@ -33,7 +33,7 @@ $(VENV)/.installed-train: $(VENV)/.installed
 
 install-train: $(VENV)/.installed-train
 
-# The reader's shipped weights (qa/models/weights/), from ../shared/train on the CPU: about 45 minutes on 2 cores;
+# The reader's shipped weights (qa/models/weights/), from ../shared/train on the CPU: about 30 minutes on 2 cores;
 # see docs/reader.md. Runs and checkpoints go under $$QA_READER_WORK (default /tmp/reader-work).
 train-reader: install-train
 	HF_HUB_OFFLINE=1 $(PY) -m benchmarks.train_reader --ship $(READER_ARGS)

@@ -39,6 +39,7 @@ from benchmarks.common import DATA, ROOT
 from qa.answering import fitted
 from qa.answering.answerability import DIRECTION, FEATURES, READER_FEATURES, AnswerabilityModel, shipped_model
 from qa.answering.engine import Engine
+from qa.answering.rank import Ranker
 from qa.evaluate import Question, first_hit_rank, read_questions
 from qa.models.embedders import make_embedder
 
@@ -72,10 +73,11 @@ def rows_of(engine: Engine, questions: Sequence[Question], group: str, name: str
     return out
 
 
-def collect(bench: Path, reader: bool = False) -> tuple[list[Row], list[Row]]:
-    """(fit rows, held-out rows), answered by engines with the reader or without it."""
+def collect(bench: Path, reader: bool = False, feature: bool = False) -> tuple[list[Row], list[Row]]:
+    """(fit rows, held-out rows), answered by engines with the reader or without it; their evidence
+    holds the reader's probability with ``feature``."""
     embedder = make_embedder()
-    article = Engine.open([ARTICLE], embedder=embedder, use_reader=reader)
+    article = with_features(Engine.open([ARTICLE], embedder=embedder, use_reader=reader), feature)
     fit: list[Row] = []
     held: list[Row] = []
 
@@ -95,6 +97,7 @@ def collect(bench: Path, reader: bool = False) -> tuple[list[Row], list[Row]]:
     order = sorted({q.id.rsplit("-", 1)[0] for q in dialogues})
     for path in sorted((bench / "squad-dev").glob("*.txt")):
         engine = Engine.open([path], embedder=embedder, reader=article.reader, use_reader=reader)
+        engine = with_features(engine, feature)
         part = fit if path.stem in FIT_SQUAD else held
         part += rows_of(engine, read_questions(path.with_suffix(".questions.jsonl")), "squad", "squad")
         part += rows_of(engine, [q for q in unanswerable if q.doc == path.name], "squad", "unanswerable-squad")
@@ -103,6 +106,16 @@ def collect(bench: Path, reader: bool = False) -> tuple[list[Row], list[Row]]:
         fit += rows_of(engine, [q for q in mine if part_of[q.id.rsplit("-", 1)[0]] == 0], "squad", "dialogues-squad")
         held += rows_of(engine, [q for q in mine if part_of[q.id.rsplit("-", 1)[0]] == 1], "squad", "dialogues-squad")
     return fit, held
+
+
+def with_features(engine: Engine, feature: bool) -> Engine:
+    """``engine``, its answers' evidence made of every feature fitted (the reader's too, with ``feature``),
+    whichever features the shipped model uses; the ranking is the same."""
+    features = READER_FEATURES if feature else FEATURES
+    zeros = tuple(0.0 for _ in features)
+    model = AnswerabilityModel(features, zeros, tuple(1.0 for _ in features), zeros, 0.0, 0.5)
+    engine.ranker = Ranker(engine.index, engine.texts, model=model, fusion=engine.ranker.fusion, reader=engine.reader)
+    return engine
 
 
 def fit_model(rows: Sequence[Row], features: tuple[str, ...] = FEATURES, l2: float = 0.01) -> AnswerabilityModel:
@@ -214,14 +227,25 @@ def report(rows: Sequence[Row], threshold: float) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_answerability", __doc__)
     parser.add_argument("--reader", action="store_true", help="fit the model of an engine with the reader")
+    parser.add_argument(
+        "--no-reader-feature",
+        action="store_true",
+        help="with --reader: rank with the reader, but fit without its probability as a feature",
+    )
     parser.add_argument("--write", action="store_true", help="save the fitted model beside the code")
     parser.add_argument("--plot", type=Path, default=None, help="draw the reliability diagram to this PNG")
     args = parser.parse_args(argv)
-    features = READER_FEATURES if args.reader else FEATURES
-    fit, held = collect(args.bench, args.reader)
-    if args.reader and not any(r.evidence[-1] for r in fit):
+    with_feature = args.reader and not args.no_reader_feature
+    features = READER_FEATURES if with_feature else FEATURES
+    fit, held = collect(args.bench, args.reader, with_feature)
+    if with_feature and not any(r.evidence[-1] for r in fit):
         raise SystemExit("fit_answerability: --reader, but the engine has no reader (see the notice above)")
-    shipped = [dataclasses.replace(r) for r in held]
+    neutral = {f: shipped_model().neutral(f) for f in shipped_model().features if f not in features}
+    values = [{**dict(zip(features, r.evidence, strict=True)), **neutral} for r in held]
+    as_shipped = [np.array([v[f] for f in shipped_model().features]) for v in values]
+    shipped = [
+        dataclasses.replace(r, confidence=shipped_model().confidence(e)) for r, e in zip(held, as_shipped, strict=True)
+    ]
     model = fit_model(fit, features)
     score(model, fit)
     model = dataclasses.replace(model, threshold=fit_threshold(fit))

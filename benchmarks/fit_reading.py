@@ -33,10 +33,11 @@ from qa.evaluate import Question, first_hit_rank, highlight_hit, read_questions
 from qa.models.embedders import make_embedder, make_reader
 from qa.models.reader import Reader, ReaderSettings
 
-PASSAGES = (3, 5, 8)
+PASSAGES = (1, 2, 3, 5)
 SENTENCES = (1, 2, 3)
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-HIGHLIGHTS = (0.0, 0.5, 1.0, 3.0)
+WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+HIGHLIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+TIE = 0.002  # a setting this close to the best (hit@1 + highlight@1) that reads fewer pairs is preferred
 
 
 class KeptReader:
@@ -130,8 +131,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         results.append((table["mean"][0] + table["mean"][1], use, table))
         print(f"  {passages} × {sentences} w {weight:<4} h {highlight:<4}: hit@1 {table['mean'][0]:.3f}, "
               f"highlight@1 {table['mean'][1]:.3f}", flush=True)  # fmt: skip
-    results.sort(key=lambda r: (-r[0], r[1].passages * r[1].sentences))  # the best; the cheaper at a tie
-    _, best, table = results[0]
+    results.sort(key=lambda r: (-r[0], r[1].passages * r[1].sentences))
+    print("\nquality against cost (the best setting at each number of pairs read a question):")
+    for cost in sorted({u.passages * u.sentences for _, u, _ in results}):
+        _, use, t = next(r for r in results if r[1].passages * r[1].sentences == cost)
+        print(f"  {cost:2d} pairs: hit@1 {t['mean'][0]:.3f}, highlight@1 {t['mean'][1]:.3f}  ({use})")
+    top = results[0][0]
+    near = [r for r in results if r[0] >= top - TIE]  # the cheapest of those close to the best
+    _, best, table = min(near, key=lambda r: (r[1].passages * r[1].sentences, -r[0]))
     print(f"\nchosen: {best} ({best.passages * best.sentences} pairs a question)")
     for name in sorted(table):
         hit, light = table[name]

@@ -6,10 +6,11 @@
 
 Pairs come from our own passages and retrieval (``benchmarks/reader_data.py``): an answer's sentence
 is positive; other sentences of its paragraph, the highlights of the engine's top candidates outside
-it, and the sentences of an unanswerable question's own paragraph are negative. The embeddings and the
-lower layers are frozen, so only the upper layers, the pooler and the head change, and only those ship
-(``qa/models/weights/``). Seeded, CPU, two threads, a progress bar; checkpoints at fractions of the one epoch
-give the learning curve (``eval_reader.py --model``).
+it, and the sentences of an unanswerable question's own paragraph are negative. The embeddings (and
+any layer below ``--top-layers``) are frozen, so only the transformer layers, the pooler and the head
+change, and only those ship (``qa/models/weights/``, each layer matrix as its int8 difference from the
+base model's). Seeded, CPU, two threads, a progress bar; checkpoints at even fractions of the run give
+the learning curve (``eval_reader.py --model``).
 """
 
 from __future__ import annotations
@@ -39,12 +40,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--context", choices=CONTEXTS, default="sentence", help="what the reader sees")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training questions used")
     parser.add_argument("--max-pairs", type=int, default=0, help="at most this many pairs (0: all)")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--top-layers", type=int, default=3, help="transformer layers trained (the top ones)")
+    parser.add_argument("--top-layers", type=int, default=6, help="transformer layers trained (the top ones; 6: all)")
     parser.add_argument("--checkpoints", type=int, default=4, help="checkpoints at even fractions of the run")
+    parser.add_argument(
+        "--dtype",
+        choices=("int8-delta", "float16"),
+        default="int8-delta",
+        help="how the shipped tensors are stored (int8-delta: layer matrices as int8 differences from the base)",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: under $QA_READER_WORK)")
@@ -63,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         trainable_layers=tuple(range(BASE_LAYERS - args.top_layers, BASE_LAYERS)),
         max_length=args.max_length,
         context=args.context,
-        dtype="float16",
+        dtype=args.dtype,
         sha256="",
         training={
             "command": "python -m benchmarks.train_reader " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -99,6 +99,7 @@ def main(argv: Sequence[str]) -> int:
         from qa.cli import main as qa_main
 
         qa.models.embedders.make_embedder = embedder  # the one way a fake model goes in, as in conftest's fake_model
+        qa.models.embedders.make_reader = lambda *_args, **_kwargs: None  # ranked without it, as there
         mark("ready")
         qa_main(rest, prog_name="qa")  # exits
         return 0

@@ -74,6 +74,32 @@ def test_a_smoke_training_run_ships_only_the_trained_tensors(smoke_folder: Path)
 
 
 @pytest.mark.model
+def test_int8_deltas_from_the_base_model_give_the_same_logits_in_half_the_bytes(
+    smoke_folder: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from safetensors.numpy import load_file
+
+    from qa.models.reader import DELTA_DTYPE, compose
+
+    settings, encoder = compose(smoke_folder)
+    delta = save_shipped(encoder[0].model, tmp_path / "delta", dataclasses.replace(settings, dtype=DELTA_DTYPE))
+    raw = load_file(str(tmp_path / "delta" / WEIGHTS_FILE))
+    assert raw["bert.encoder.layer.5.intermediate.dense.weight"].dtype == np.int8
+    assert raw["bert.encoder.layer.5.intermediate.dense.weight.scale"].shape == (1536,)
+    assert raw["classifier.weight"].dtype == np.float16  # not in the base model: stored whole
+    assert (tmp_path / "delta" / WEIGHTS_FILE).stat().st_size < 0.6 * (smoke_folder / WEIGHTS_FILE).stat().st_size
+    loaded, tensors = load_shipped(tmp_path / "delta")
+    assert loaded == delta and {t.dtype for t in tensors.values()} <= {np.dtype("float32"), np.dtype("float16")}
+    question, texts = "When was the club founded?", ["The club was founded in 1899.", "Its colours are red."]
+    gap = np.abs(
+        TorchReader(smoke_folder).score(question, texts) - TorchReader(tmp_path / "delta").score(question, texts)
+    )
+    assert float(gap.max()) < 0.01
+
+
+@pytest.mark.model
 def test_missing_weights_give_one_notice_and_no_reader(tmp_path: Path) -> None:
     notices: list[str] = []
     assert open_reader(tmp_path / "models", notices.append, folder=tmp_path / "nothing") is None

@@ -85,16 +85,19 @@ class Ranker:
         A follow-up passes the same candidates' features for its ``context`` and the gate's ``follow``;
         the reader reads the question as ``read_as`` (as read in its conversation and cut), if given.
         """
-        weighted = self.scores(found, context, follow)
-        reading = self.read(found, weighted, read_as or question)
+        unread = self.scores(found, context, follow)
+        reading = self.read(found, unread, read_as or question)
+        weighted = unread
         if reading is not None and self.use is not None:
-            weighted = weighted + self.use.weight * reading.best
+            weighted = unread + self.use.weight * reading.best
         scores = weighted if self.fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
         hits = tuple(self._hit(r, found, int(i), float(scores[i]), reading) for r, i in enumerate(order, start=1))
         if not hits:
             return Answer(question=question, answered=False, hits=hits, truncated=truncated, confidence=0.0)
-        evidence = self.evidence(found, weighted, int(order[0]), question, hits[0].highlight.text, reading)
+        # the evidence scores the passage shown first as the answerability model was fitted: without the
+        # reader's share (measured: refusal and calibration on held-out questions stay as they were)
+        evidence = self.evidence(found, unread, int(order[0]), question, hits[0].highlight.text, reading)
         confidence = self.model.confidence(evidence)
         return Answer(
             question=question,

