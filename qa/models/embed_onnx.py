@@ -139,6 +139,9 @@ def cpu_session(graph: Path) -> Any:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # no busy-waiting between runs: the embedder's and the reader's sessions run one after the other in
+    # each question, and threads left spinning by one took the cores from the other
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
