@@ -8,13 +8,16 @@ sentences of its top candidates once, at the largest budget tried (its scores ar
 for the smaller budgets, which read a subset of the same sentences). Each setting of ``ReaderUse`` —
 how many candidates, how many sentences of each, the weight of the reader's probability in the rank
 score and in the choice of the highlight — is then scored by hit@1 and highlight@1, the mean over the
-seven sets weighting the article like each SQuAD article. Printed: every setting, the best one and,
-for comparison, the ranking without the reader. The cost of reading (pairs per question) is what the
-budget sets; ``benchmarks/eval_reader.py --speed`` times it.
+seven sets weighting the article like each SQuAD article, and by its cost: the pairs read a question
+on average. The ten best settings are then tried with each gate (read only the questions whose two
+best candidates are closer than the gate). Chosen: the cheapest setting within ``TIE`` of the best.
+Printed: every setting, the settings no cheaper one beats (quality against cost), the chosen one and,
+for comparison, the ranking without the reader; ``benchmarks/eval_reader.py --speed`` times a pair.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ PASSAGES = (1, 2, 3, 5)
 SENTENCES = (1, 2, 3)
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 HIGHLIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+GATES = (0.0, 1.0, 0.5, 0.3, 0.2, 0.1)  # 0: read every question
 TIE = 0.002  # a setting this close to the best (hit@1 + highlight@1) that reads fewer pairs is preferred
 
 
@@ -46,6 +50,7 @@ class KeptReader:
     def __init__(self, inner: Reader) -> None:
         self.inner = inner
         self.kept: dict[tuple[str, str], float] = {}
+        self.pairs = 0  # pairs asked for (kept or not): what the setting would cost
 
     @property
     def name(self) -> str:
@@ -56,6 +61,7 @@ class KeptReader:
         return self.inner.settings
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        self.pairs += len(texts)
         missing = [t for t in dict.fromkeys(texts) if (question, t) not in self.kept]
         if missing:
             for text, logit in zip(missing, self.inner.score(question, missing), strict=True):
@@ -111,6 +117,31 @@ def evaluate(
     return table
 
 
+@dataclass
+class Scored:
+    """One setting's validation figures and cost (pairs read a question, on average)."""
+
+    use: ReaderUse
+    table: dict[str, tuple[float, float]]
+    cost: float
+
+    @property
+    def quality(self) -> float:
+        return self.table["mean"][0] + self.table["mean"][1]
+
+    def line(self) -> str:
+        hit, light = self.table["mean"]
+        return f"hit@1 {hit:.3f}, highlight@1 {light:.3f}, {self.cost:.2f} pairs a question ({self.use})"
+
+
+def scored(all_cases: Sequence[Case], reader: KeptReader, use: ReaderUse) -> Scored:
+    before = reader.pairs
+    table = evaluate(all_cases, reader, use)
+    result = Scored(use, table, (reader.pairs - before) / len(all_cases))
+    print(f"  {result.line()}", flush=True)
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = common.parser("fit_reading", __doc__)
     parser.add_argument("--write", action="store_true", help=f"save the chosen setting to {fitted.path_of('reading')}")
@@ -126,25 +157,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     evaluate(all_cases, reader, ReaderUse(max(PASSAGES), max(SENTENCES), 1.0, 1.0))  # read the largest budget once
     results = []
     for passages, sentences, weight, highlight in itertools.product(PASSAGES, SENTENCES, WEIGHTS, HIGHLIGHTS):
-        use = ReaderUse(passages, sentences, weight, highlight)
-        table = evaluate(all_cases, reader, use)
-        results.append((table["mean"][0] + table["mean"][1], use, table))
-        print(f"  {passages} × {sentences} w {weight:<4} h {highlight:<4}: hit@1 {table['mean'][0]:.3f}, "
-              f"highlight@1 {table['mean'][1]:.3f}", flush=True)  # fmt: skip
-    results.sort(key=lambda r: (-r[0], r[1].passages * r[1].sentences))
-    print("\nquality against cost (the best setting at each number of pairs read a question):")
-    for cost in sorted({u.passages * u.sentences for _, u, _ in results}):
-        _, use, t = next(r for r in results if r[1].passages * r[1].sentences == cost)
-        print(f"  {cost:2d} pairs: hit@1 {t['mean'][0]:.3f}, highlight@1 {t['mean'][1]:.3f}  ({use})")
-    top = results[0][0]
-    near = [r for r in results if r[0] >= top - TIE]  # the cheapest of those close to the best
-    _, best, table = min(near, key=lambda r: (r[1].passages * r[1].sentences, -r[0]))
-    print(f"\nchosen: {best} ({best.passages * best.sentences} pairs a question)")
-    for name in sorted(table):
-        hit, light = table[name]
+        results.append(scored(all_cases, reader, ReaderUse(passages, sentences, weight, highlight)))
+    results.sort(key=lambda r: (-r.quality, r.cost))
+    for gate in GATES[1:]:  # the gates, on the ten best settings read for every question
+        results += [scored(all_cases, reader, dataclasses.replace(r.use, gate=gate)) for r in results[:10]]
+    print("\nquality against cost (the best setting at each cost, and each gate's best):")
+    shown: set[tuple[float, float]] = set()
+    for r in sorted(results, key=lambda r: r.cost):
+        better = [o for o in results if o.cost <= r.cost and o.quality > r.quality]
+        if not better and (r.cost, r.quality) not in shown:  # the first of settings that score alike
+            shown.add((r.cost, r.quality))
+            print(f"  {r.line()}")
+    top = max(r.quality for r in results)
+    best = min((r for r in results if r.quality >= top - TIE), key=lambda r: (r.cost, -r.quality))
+    print(f"\nchosen: {best.line()}")
+    for name in sorted(best.table):
+        hit, light = best.table[name]
         print(f"  {name:22s} hit@1 {base[name][0]:.3f} → {hit:.3f}   highlight@1 {base[name][1]:.3f} → {light:.3f}")
     if args.write:
-        print(f"wrote {fitted.write('reading', best.to_json(), ReaderUse.from_fields)}")
+        print(f"wrote {fitted.write('reading', best.use.to_json(), ReaderUse.from_fields)}")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,9 @@ QUESTION_FILES = (
 )
 API_NAME = "ask"
 TOP_KEYS = {"question", "answered", "passages", "context", "confidence"}
-PASSAGE_KEYS = {"rank", "score", "doc", "start", "end", "text", "section", "paragraph", "line", "highlight", "page"}
+PASSAGE_KEYS = {
+    "rank", "score", "doc", "start", "end", "text", "section", "paragraph", "line", "highlight", "page", "reader"
+}  # fmt: skip
 HIGHLIGHT_KEYS = {"start", "end", "text", "page"}
 
 

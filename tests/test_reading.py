@@ -71,3 +71,24 @@ def test_without_a_reader_the_ranking_is_todays(fake_engine: Engine) -> None:
     assert fake_engine.reader is None and all(h.reader is None for h in plain.hits)
     again = Engine(fake_engine.corpus, fake_engine.index, fake_engine.embedder, vectors=fake_engine.vectors)
     assert again.ask(question, 5) == plain
+
+
+def test_the_gate_reads_only_where_the_two_best_candidates_are_close() -> None:
+    always, gated = ReaderUse(2, 1, 1.0, 0.0), ReaderUse(2, 1, 1.0, 0.0, gate=0.2)
+    assert always.reads(np.array([3.0, 1.0])) and always.reads(np.array([1.0]))
+    assert gated.reads(np.array([1.0, 1.15, 0.2])) and gated.reads(np.array([0.9, 0.9]))
+    assert not gated.reads(np.array([1.0, 1.25, 0.2])) and not gated.reads(np.array([1.0]))
+
+
+def test_a_question_whose_two_best_candidates_are_far_apart_is_not_read(fake_engine: Engine) -> None:
+    question = "What powertrains will the Zhijie X9 offer?"
+    scores = np.sort(fake_engine.ranker.scores(fake_engine.read(fake_engine.prepare([question])[0]).found))[-2:]
+    margin = float(scores[1] - scores[0])
+    assert margin > 0
+    plain = fake_engine.ask(question, 5)
+    far = with_reader(fake_engine, ReaderUse(2, 1, 1.0, 0.0, gate=margin * 0.9))
+    assert far.ask(question, 5).hits == plain.hits and not far.reader.calls  # type: ignore[attr-defined]
+    near = with_reader(fake_engine, ReaderUse(2, 1, 1.0, 0.0, gate=margin * 1.1))
+    answer = near.ask(question, 5)
+    assert len(near.reader.calls) == 1 and len(near.reader.calls[0][1]) == 2  # type: ignore[attr-defined]
+    assert sum(h.reader is not None for h in answer.hits) == 2

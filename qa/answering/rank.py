@@ -110,7 +110,7 @@ class Ranker:
 
     def read(self, found: Candidates, scores: np.ndarray, question: str) -> Read | None:
         """What the reader makes of the best candidates (None without a reader, or without candidates)."""
-        if self.reader is None or self.use is None or not len(found.ids):
+        if self.reader is None or self.use is None or not len(found.ids) or not self.use.reads(scores):
             return None
         passages, texts = self.index.passages, self.texts
         return read(self.reader, self.use, found, scores, question, passages, texts, self._sentence_of)

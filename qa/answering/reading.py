@@ -5,8 +5,10 @@ becomes evidence for "the documents do not say".
 ``ReaderUse`` (``reading.json``, fitted by ``benchmarks/fit_reading.py``) says how many candidates are
 read (``passages``), how many of each one's sentences (``sentences``, the best by similarity and
 coverage, as the highlight was picked before), and how much the reader's probability weighs in the
-rank score (``weight``) and in the choice of the highlight (``highlight``). ``read`` runs the reader
-once per question over all those sentences, in one batch.
+rank score (``weight``) and in the choice of the highlight (``highlight``); ``gate`` (when above 0)
+reads only the questions whose two best candidates are closer than that in the rank score without
+the reader — where it can change which comes first — which saves most of its cost. ``read`` runs the
+reader once per question over all those sentences, in one batch.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..retrieval.search import Candidates, top_ids
 from . import fitted
 from .fitted import Fields
 
-USE_FIELDS = ("passages", "sentences", "weight", "highlight")
+USE_FIELDS = ("passages", "sentences", "weight", "highlight", "gate")
 HIGHLIGHT_COVERAGE = 0.3  # a sentence's coverage of the question, against its similarity, in the highlight
 
 
@@ -36,11 +38,21 @@ class ReaderUse:
     sentences: int
     weight: float
     highlight: float
+    gate: float = 0.0  # read only when the two best candidates are closer than this (0: always)
 
     @classmethod
     def from_fields(cls, fields: Fields) -> ReaderUse:
-        _, _, weight, highlight = fields.named(USE_FIELDS)
-        return cls(fields.whole("passages"), fields.whole("sentences"), weight, highlight)
+        _, _, weight, highlight, gate = fields.named(USE_FIELDS)
+        return cls(fields.whole("passages"), fields.whole("sentences"), weight, highlight, gate)
+
+    def reads(self, scores: np.ndarray) -> bool:
+        """Whether the reader reads a question whose candidates have these rank scores (without it)."""
+        if self.gate <= 0:
+            return True
+        if len(scores) < 2:  # nothing to reorder
+            return False
+        second, first = np.sort(np.asarray(scores, dtype=np.float64))[-2:]
+        return bool(first - second < self.gate)
 
     def to_json(self) -> dict[str, float]:
         return dataclasses.asdict(self)
