@@ -71,6 +71,7 @@ bench: install-bench
 	$(PY) benchmarks/load.py
 	$(PY) -m benchmarks.uploads
 	$(PY) -m benchmarks.ask_at_once
+	$(PY) -m benchmarks.eval_reader --speed --sentences 1 2 4 8
 
 clean:
 	rm -rf $(VENV) .qa-index .pytest_cache .mypy_cache .ruff_cache artifacts
