@@ -87,9 +87,7 @@ class Ranker:
         """
         unread = self.scores(found, context, follow)
         reading = self.read(found, unread, read_as or question)
-        weighted = unread
-        if reading is not None and self.use is not None:
-            weighted = unread + self.use.weight * reading.best
+        weighted = unread if reading is None or self.use is None else unread + self.use.weight * reading.best
         scores = weighted if self.fusion == "weighted" else reciprocal_rank_fusion(found.dense, found.lexical)
         order = top_ids(scores, k)
         hits = tuple(self._hit(r, found, int(i), float(scores[i]), reading) for r, i in enumerate(order, start=1))
